@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "tlsglass/cli/app.hpp"
+
+int main(int argc, char** argv) { return tlsglass::cli::run(argc, argv); }

@@ -1,1 +1,755 @@
-// placeholder
+#include "tlsglass/trace/session.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
+
+#include "tlsglass/tls/certificate.hpp"
+#include "tlsglass/tls/fingerprint.hpp"
+#include "tlsglass/tls/handshake_messages.hpp"
+#include "tlsglass/tls/hello.hpp"
+#include "tlsglass/tls/registry.hpp"
+#include "tlsglass/tls/types.hpp"
+#include "tlsglass/trace/evidence.hpp"
+#include "tlsglass/trace/prelude.hpp"
+
+namespace tlsglass::trace {
+
+namespace {
+
+using tls::HandshakeType;
+
+// TLS 1.3 encrypted records shorter than this are alerts, not a Finished: an alert is
+// 2 bytes + 1 content type + a 16-byte AEAD tag (19), a Finished at least 4 + 32 + 1 + 16 (53).
+constexpr std::uint16_t kShortEncryptedRecord = 40;
+constexpr std::size_t kMaxRecordedLengths = 8;
+constexpr std::size_t kMaxReadItems = 12;
+// A non-TLS stream is quoted from its first line; this much is kept to find that line.
+constexpr std::size_t kMaxQuoteBytes = 512;
+
+bool is_tls13(std::uint16_t version) {
+  // 0x7fNN: TLS 1.3 drafts; 0x7e01..: Google's TLS 1.3 experiment variants.
+  return version == tls::version::tls13 || (version >> 8) == 0x7f || (version >> 8) == 0x7e;
+}
+
+enum class Phase : std::uint8_t { unknown, prelude, tls, not_tls };
+
+// Handshake messages by their RFC names, as the timeline shows them.
+struct MessageName {
+  std::uint8_t type;
+  const char* name;
+};
+constexpr MessageName kMessageNames[] = {
+    {0, "HelloRequest"},        {1, "ClientHello"},         {2, "ServerHello"},
+    {3, "HelloVerifyRequest"},  {4, "NewSessionTicket"},    {5, "EndOfEarlyData"},
+    {8, "EncryptedExtensions"}, {11, "Certificate"},        {12, "ServerKeyExchange"},
+    {13, "CertificateRequest"}, {14, "ServerHelloDone"},    {15, "CertificateVerify"},
+    {16, "ClientKeyExchange"},  {20, "Finished"},           {22, "CertificateStatus"},
+    {24, "KeyUpdate"},          {25, "CompressedCertificate"},
+};
+
+std::string handshake_message_name(std::uint8_t type) {
+  for (const auto& entry : kMessageNames) {
+    if (entry.type == type) return entry.name;
+  }
+  return fmt::format("Handshake({})", type);
+}
+
+std::string sslv2_message_name(std::uint8_t type) {
+  // SSL 2.0 message types: 1 CLIENT-HELLO, 4 SERVER-HELLO.
+  if (type == 1) return "ClientHello(SSLv2)";
+  if (type == 4) return "ServerHello(SSLv2)";
+  return fmt::format("SSLv2({})", type);
+}
+
+CertificateSummary summarize(const tls::CertificateInfo& cert) {
+  CertificateSummary out;
+  out.subject = cert.subject;
+  out.issuer = cert.issuer;
+  out.serial = cert.serial;
+  out.not_before = cert.not_before;
+  out.not_after = cert.not_after;
+  out.alternative_names = cert.san_dns;
+  out.alternative_names.insert(out.alternative_names.end(), cert.san_ip.begin(),
+                               cert.san_ip.end());
+  out.common_name = cert.common_name;
+  out.key_algorithm = cert.key_type;
+  out.key_bits = cert.key_bits;
+  out.sha256 = cert.sha256;
+  out.self_signed = cert.self_signed;
+  return out;
+}
+
+}  // namespace
+
+class Session::Impl {
+ public:
+  explicit Impl(SessionConfig config) : config_(std::move(config)) {
+    record_.conn = config_.conn;
+    record_.mode = config_.mode;
+    record_.source = config_.source;
+    record_.destination = config_.destination;
+    for (auto& side : sides_) side.reader = tls::RecordReader(config_.limits.records);
+  }
+
+  void on_bytes(Side from, tls::Bytes bytes, Timestamp at);
+  void on_close(Side by, CloseKind kind, Timestamp at);
+  void on_timeout(Timestamp at);
+  void on_end_of_data(Timestamp at);
+  // A non-TLS quote still waiting for the end of its first line holds the outcome back until
+  // the line, a close, a timeout or the end of the data arrives.
+  bool outcome_known() const {
+    return !quoting() && trace::outcome_known(evidence_, record_);
+  }
+  bool quoting() const { return sides_[0].quoting || sides_[1].quoting; }
+  void stop_quoting() {
+    for (auto& side : sides_) {
+      if (!side.quoting) continue;
+      side.quoting = false;
+      side.pending.clear();
+      side.pending.shrink_to_fit();
+    }
+  }
+  bool wants_bytes() const;
+  std::optional<Side> expected_sender() const;
+  HandshakeRecord record() const;
+
+ private:
+  // Receives one side's record-layer events.
+  class Observer : public tls::RecordObserver {
+   public:
+    Observer(Impl& session, Side side) : session_(session), side_(side) {}
+    void on_handshake(const tls::HandshakeMessage& message) override {
+      session_.handle_handshake(side_, message);
+    }
+    void on_alert(const tls::AlertMessage& alert) override { session_.handle_alert(side_, alert); }
+    void on_change_cipher_spec() override { session_.handle_change_cipher_spec(side_); }
+    void on_encrypted_record(const tls::RecordHeader& header) override {
+      session_.handle_encrypted(side_, header);
+    }
+    void on_error(tls::RecordError error, std::size_t offset) override {
+      session_.handle_record_error(side_, error, offset);
+    }
+
+   private:
+    Impl& session_;
+    Side side_;
+  };
+
+  struct SideState {
+    tls::RecordReader reader;
+    Phase phase = Phase::unknown;
+    std::vector<std::uint8_t> pending;  // bytes before TLS starts, bounded by max_prelude
+    std::size_t prelude_consumed = 0;   // of `pending`, bytes already known to be prelude
+    bool change_cipher_spec = false;
+    bool quoting = false;  // not TLS: `pending` still collects the first line for the quote
+    std::uint32_t encrypted_records = 0;
+  };
+
+  SideState& state(Side side) { return sides_[static_cast<int>(side)]; }
+  const SideState& state(Side side) const { return sides_[static_cast<int>(side)]; }
+  double ms(Timestamp at) const {
+    return std::chrono::duration<double, std::milli>(at - record_.timestamp).count();
+  }
+  void touch(Timestamp at);
+  void note(std::string what);
+  void flush_read(Side from, Timestamp at);
+  void add_timeline(Side from, Timestamp at, std::string what, bool always = false);
+
+  void route_bytes(Side from, tls::Bytes bytes, Timestamp at);
+  void feed_tls(Side from, tls::Bytes bytes);
+  void start_tls(Side from, std::size_t prelude_length);
+  void mark_not_tls(Side from);
+  void extend_quote(Side from, tls::Bytes bytes);
+
+  void handle_handshake(Side from, const tls::HandshakeMessage& message);
+  void handle_client_hello(const tls::HandshakeMessage& message);
+  void handle_server_hello(const tls::HandshakeMessage& message);
+  void handle_alert(Side from, const tls::AlertMessage& alert);
+  void handle_change_cipher_spec(Side from);
+  void handle_encrypted(Side from, const tls::RecordHeader& header);
+  void handle_record_error(Side from, tls::RecordError error, std::size_t offset);
+  void check_established();
+  void timeline_names_replace_last(const char* name);
+  void problem(Side from, std::string what, std::size_t offset = 0);
+
+  SessionConfig config_;
+  HandshakeRecord record_;
+  Evidence evidence_;
+  std::array<SideState, 2> sides_;
+  bool started_ = false;
+  bool hello_done_ = false;  // the first ClientHello is complete
+  std::optional<std::vector<std::uint8_t>> client_session_id_;
+  bool server_certificate_seen_ = false;
+  bool server_hello_done_ = false;
+  PreludeKind prelude_kind_ = PreludeKind::none;
+  Timestamp now_{};
+  std::vector<std::string> read_items_;  // what the current read completed
+  std::size_t read_items_dropped_ = 0;
+};
+
+void Session::Impl::touch(Timestamp at) {
+  if (!started_) {
+    started_ = true;
+    record_.timestamp = at;
+  }
+  now_ = at;
+  evidence_.last_event_at = at;
+}
+
+void Session::Impl::note(std::string what) {
+  if (read_items_.size() < kMaxReadItems) {
+    read_items_.push_back(std::move(what));
+  } else {
+    ++read_items_dropped_;
+  }
+}
+
+void Session::Impl::add_timeline(Side from, Timestamp at, std::string what, bool always) {
+  // The ladder is bounded: the handshake phase, then only the close events.
+  if (!always && record_.timeline.size() >= config_.limits.max_timeline) return;
+  if (always && record_.timeline.size() >= config_.limits.max_timeline + 8) return;
+  record_.timeline.push_back({ms(at), from, std::move(what)});
+}
+
+void Session::Impl::flush_read(Side from, Timestamp at) {
+  if (read_items_.empty()) return;
+  std::string what;
+  for (const auto& item : read_items_) {
+    if (!what.empty()) what += ',';
+    what += item;
+  }
+  if (read_items_dropped_) what += fmt::format(",+{} more", read_items_dropped_);
+  read_items_.clear();
+  read_items_dropped_ = 0;
+  add_timeline(from, at, std::move(what));
+}
+
+void Session::Impl::on_bytes(Side from, tls::Bytes bytes, Timestamp at) {
+  if (bytes.empty()) return;
+  touch(at);
+  (from == Side::client ? record_.bytes_client : record_.bytes_server) += bytes.size();
+  if (from == Side::server && !evidence_.server_first_at && evidence_.client_hello_at)
+    evidence_.server_first_at = at;
+  // Once the outcome is known and the handshake is over, bytes are counted, not parsed.
+  if (!wants_bytes()) return;
+  const bool hello_in_progress = from == Side::client && !hello_done_;
+  route_bytes(from, bytes, at);
+  if (hello_in_progress && state(Side::client).phase == Phase::tls) ++record_.client.hello_reads;
+  flush_read(from, at);
+}
+
+void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
+  SideState& side = state(from);
+  switch (side.phase) {
+    case Phase::tls:
+      feed_tls(from, bytes);
+      return;
+    case Phase::not_tls:
+      extend_quote(from, bytes);
+      return;
+    case Phase::unknown:
+    case Phase::prelude:
+      break;
+  }
+  // Keep the first bytes (bounded) until we know whether, and where, TLS starts.
+  const std::size_t room = config_.limits.max_prelude - side.pending.size();
+  const std::size_t take = std::min(room, bytes.size());
+  side.pending.insert(side.pending.end(), bytes.begin(), bytes.begin() + take);
+  const tls::Bytes pending(side.pending);
+
+  if (side.phase == Phase::unknown) {
+    const StartVerdict start = classify_start(pending);
+    if (start == StartVerdict::need_more) return;
+    if (start == StartVerdict::tls) {
+      start_tls(from, 0);
+      return;
+    }
+    // Not TLS at the start. A server answering a client that spoke TLS from its first byte
+    // does not speak TLS (DESIGN.md not_tls); anything else may be a prelude.
+    if (from == Side::server && state(Side::client).phase == Phase::tls &&
+        prelude_kind_ == PreludeKind::none) {
+      mark_not_tls(from);
+      return;
+    }
+    side.phase = Phase::prelude;
+    if (from == Side::client) {
+      prelude_kind_ = classify_client_prelude(pending);
+      record_.prelude = std::string(prelude_kind_name(prelude_kind_));
+      if (prelude_kind_ == PreludeKind::http_connect) {
+        if (auto host = connect_target_host(pending)) record_.destination_domain = *host;
+      }
+    } else if (!record_.prelude) {
+      record_.prelude = "plaintext";
+    }
+    note("plaintext");
+  }
+
+  // Inside a prelude: look for the first record that opens this side's TLS.
+  if (from == Side::client && prelude_kind_ == PreludeKind::http_request &&
+      http_start_line(pending, false)) {
+    mark_not_tls(from);  // an HTTP request where a ClientHello should be
+    return;
+  }
+  if (from == Side::client && prelude_kind_ == PreludeKind::http_connect && !record_.destination_domain) {
+    if (auto host = connect_target_host(pending)) record_.destination_domain = *host;
+  }
+  if (auto start = find_tls_start(pending, from == Side::client, side.prelude_consumed)) {
+    start_tls(from, *start);
+    return;
+  }
+  side.prelude_consumed = side.pending.size() > 5 ? side.pending.size() - 5 : 0;
+  if (side.pending.size() >= config_.limits.max_prelude) mark_not_tls(from);
+  (void)at;
+}
+
+void Session::Impl::start_tls(Side from, std::size_t prelude_length) {
+  SideState& side = state(from);
+  side.phase = Phase::tls;
+  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
+      static_cast<std::uint32_t>(prelude_length);
+  std::vector<std::uint8_t> bytes = std::move(side.pending);
+  side.pending.clear();
+  side.pending.shrink_to_fit();
+  feed_tls(from, tls::Bytes(bytes).subspan(prelude_length));
+}
+
+void Session::Impl::mark_not_tls(Side from) {
+  SideState& side = state(from);
+  side.phase = Phase::not_tls;
+  note("not TLS");
+  if (!record_.not_tls_from) {
+    record_.not_tls_from = from;
+    side.quoting = true;
+    extend_quote(from, {});
+    return;
+  }
+  side.pending.clear();
+  side.pending.shrink_to_fit();
+}
+
+// The quote of a non-TLS stream grows until its first line is complete (or the quote cap is
+// reached), so that it does not depend on how the bytes were cut into reads.
+void Session::Impl::extend_quote(Side from, tls::Bytes bytes) {
+  SideState& side = state(from);
+  if (!side.quoting) return;
+  const std::size_t room =
+      side.pending.size() < kMaxQuoteBytes ? kMaxQuoteBytes - side.pending.size() : 0;
+  const std::size_t take = std::min(room, bytes.size());
+  side.pending.insert(side.pending.end(), bytes.begin(), bytes.begin() + take);
+  record_.not_tls_quote = quote_stream_start(side.pending);
+  const bool line_complete =
+      std::find(side.pending.begin(), side.pending.end(), '\n') != side.pending.end();
+  if (line_complete || side.pending.size() >= kMaxQuoteBytes) {
+    side.quoting = false;
+    side.pending.clear();
+    side.pending.shrink_to_fit();
+  }
+}
+
+void Session::Impl::feed_tls(Side from, tls::Bytes bytes) {
+  Observer observer(*this, from);
+  state(from).reader.feed(bytes, observer);
+}
+
+void Session::Impl::problem(Side from, std::string what, std::size_t offset) {
+  if (record_.problems.size() >= 16) return;
+  record_.problems.push_back({from, std::move(what), offset});
+}
+
+void Session::Impl::handle_record_error(Side from, tls::RecordError error, std::size_t offset) {
+  problem(from, std::string(tls::record_error_name(error)), offset);
+  note(fmt::format("error({})", tls::record_error_name(error)));
+  if (state(from).reader.failed()) {
+    evidence_.record_layer_failed = from;
+    // A stream that is not TLS from its first record is a peer that does not speak TLS.
+    if (error == tls::RecordError::not_tls && !record_.not_tls_from) {
+      record_.not_tls_from = from;
+    }
+  }
+}
+
+void Session::Impl::handle_handshake(Side from, const tls::HandshakeMessage& message) {
+  note(message.sslv2 ? sslv2_message_name(message.type) : handshake_message_name(message.type));
+  if (from == Side::client) {
+    if (message.type == static_cast<std::uint8_t>(HandshakeType::client_hello)) {
+      handle_client_hello(message);
+    } else if (record_.stage < Stage::client_finished && record_.server_hello_seen) {
+      record_.stage = Stage::client_finished;  // Certificate, ClientKeyExchange, CertificateVerify
+    }
+    return;
+  }
+  // Server side.
+  if ((message.sslv2 && message.type == 4) ||
+      (!message.sslv2 && message.type == static_cast<std::uint8_t>(HandshakeType::server_hello))) {
+    handle_server_hello(message);
+    return;
+  }
+  switch (static_cast<HandshakeType>(message.type)) {
+    case HandshakeType::certificate: {
+      server_certificate_seen_ = true;
+      evidence_.certificate_at = now_;
+      if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
+      tls::CertificateChain chain = tls::parse_certificate_message(message.body, evidence_.tls13);
+      if (chain.malformed) problem(from, "certificate: malformed");
+      if (record_.server.chain.empty()) {
+        for (const auto& cert : chain.certificates) {
+          if (cert.parse_failed) {
+            problem(from, "certificate: undecodable entry");
+            continue;
+          }
+          record_.server.chain.push_back(summarize(cert));
+        }
+        const auto& leaf = chain.certificates;
+        if (!leaf.empty() && !leaf.front().parse_failed && record_.client.server_name) {
+          evidence_.leaf_covers_sni =
+              tls::certificate_covers_host(leaf.front(), *record_.client.server_name);
+        }
+      }
+      break;
+    }
+    case HandshakeType::server_key_exchange: {
+      if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
+      const bool ecdhe = record_.cipher && tls::cipher_suite_uses_ecdhe(*record_.cipher);
+      auto exchange = tls::parse_server_key_exchange(message.body, ecdhe);
+      if (exchange.named_curve && !record_.curve) record_.curve = exchange.named_curve;
+      break;
+    }
+    case HandshakeType::certificate_request:
+      record_.server.certificate_request = true;
+      break;
+    case HandshakeType::server_hello_done:
+      server_hello_done_ = true;
+      if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
+      break;
+    default:
+      break;
+  }
+}
+
+void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
+  if (hello_done_) {
+    // RFC 8446 §4.1.2: the second ClientHello answers a HelloRetryRequest.
+    record_.client.second_hello = true;
+    if (record_.stage < Stage::client_hello) record_.stage = Stage::client_hello;
+    return;
+  }
+  hello_done_ = true;
+  record_.client_hello_seen = true;
+  evidence_.client_hello_at = now_;
+  record_.stage = Stage::client_hello;
+  tls::ClientHello hello = message.sslv2 ? tls::parse_sslv2_client_hello(message.body)
+                                         : tls::parse_client_hello(message.body);
+  if (hello.error != tls::HelloError::none) {
+    problem(Side::client,
+            fmt::format("client_hello: {}{}", tls::hello_error_name(hello.error),
+                        hello.error_extension || hello.error == tls::HelloError::duplicate_extension
+                            ? " (" + tls::extension_name(hello.error_extension) + ")"
+                            : ""));
+  }
+  ClientSide& client = record_.client;
+  client.sslv2 = hello.sslv2;
+  client.legacy_version = hello.legacy_version;
+  client.server_name = hello.server_name;
+  if (hello.server_name && !record_.destination_domain) record_.destination_domain = hello.server_name;
+  if (hello.server_name) record_.destination_domain = hello.server_name;
+  client.cipher_suites = hello.cipher_suites;
+  client.supported_versions = hello.supported_versions;
+  client.supported_groups = hello.supported_groups;
+  for (const auto& share : hello.key_shares) client.key_share_groups.push_back(share.group);
+  client.signature_algorithms = hello.signature_algorithms;
+  client.alpn = hello.alpn;
+  client.extensions = hello.extensions;
+  client.hello_bytes = message.length + (message.sslv2 ? 1 : 4);
+  client.hello_records = message.records;
+  client.ech = hello.ech;
+  client_session_id_ = hello.session_id;
+
+  const tls::Ja3 ja3 = tls::ja3(hello);
+  client.ja3 = ja3.hash;
+  client.ja3_string = ja3.full;
+  if (!hello.sslv2) {
+    const tls::Ja4 ja4 = tls::ja4(hello, 't');
+    client.ja4 = ja4.ja4;
+    client.ja4_r = ja4.ja4_r;
+  }
+
+  // The range the client can accept: supported_versions (RFC 8446 §4.2.1) when present,
+  // else everything up to legacy_version.
+  std::optional<std::uint16_t> lowest, highest;
+  for (auto version : hello.supported_versions) {
+    if (tls::is_grease(version)) continue;
+    if (!lowest || version < *lowest) lowest = version;
+    if (!highest || version > *highest) highest = version;
+  }
+  if (highest) {
+    evidence_.client_min_version = lowest;
+    evidence_.client_max_version = highest;
+  } else {
+    evidence_.client_max_version = hello.sslv2 ? hello.legacy_version : hello.legacy_version;
+  }
+}
+
+void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
+  tls::ServerHello hello = message.sslv2 ? tls::parse_sslv2_server_hello(message.body)
+                                         : tls::parse_server_hello(message.body);
+  if (hello.error != tls::HelloError::none) {
+    problem(Side::server, fmt::format("server_hello: {}", tls::hello_error_name(hello.error)));
+  }
+  if (hello.hello_retry_request) {
+    // RFC 8446 §4.1.4: the server asks for another key share; the client tries again.
+    record_.server.hello_retry_request = true;
+    record_.server.hrr_group = hello.key_share_group;
+    record_.stage = Stage::hello_retry_request;
+    timeline_names_replace_last("HelloRetryRequest");
+    return;
+  }
+  if (record_.server_hello_seen) return;  // a second ServerHello is a protocol violation
+  record_.server_hello_seen = true;
+  record_.stage = Stage::server_hello;
+  const std::uint16_t version = hello.negotiated_version();
+  record_.version = version;
+  record_.server.legacy_version = hello.legacy_version;
+  record_.server.extensions = hello.extensions;
+  if (!hello.sslv2) record_.cipher = hello.cipher_suite;
+  if (hello.alpn) record_.next_protocol = hello.alpn;
+  const tls::Ja3 ja3s = tls::ja3s(hello);
+  record_.server.ja3s = ja3s.hash;
+  record_.server.ja3s_string = ja3s.full;
+  evidence_.tls13 = is_tls13(version);
+  if (evidence_.tls13) {
+    if (hello.key_share_group) record_.curve = hello.key_share_group;
+    record_.resumed = hello.selected_psk.has_value();
+    // RFC 8446 §2: everything after the ServerHello is encrypted, both ways.
+    state(Side::server).reader.set_encrypted();
+    state(Side::client).reader.set_encrypted();
+  } else if (hello.sslv2) {
+    state(Side::server).reader.set_encrypted();
+    state(Side::client).reader.set_encrypted();
+  } else if (!hello.session_id.empty() && client_session_id_ &&
+             *client_session_id_ == hello.session_id) {
+    // RFC 5246 §7.4.1.3: an echoed session id resumes the session (abbreviated handshake).
+    record_.resumed = true;
+  }
+}
+
+void Session::Impl::timeline_names_replace_last(const char* name) {
+  if (!read_items_.empty()) read_items_.back() = name;
+}
+
+void Session::Impl::handle_alert(Side from, const tls::AlertMessage& alert) {
+  note(fmt::format("Alert({},{})",
+                   alert.level == 1 ? "warning" : alert.level == 2 ? "fatal"
+                                                                    : std::to_string(alert.level),
+                   tls::alert_name(alert.description)));
+  if (record_.alerts.size() >= 16) return;
+  record_.alerts.push_back({from, alert.level, alert.description, false, 2, ms(now_)});
+  // close_notify (0) and user_canceled (90) end a connection, they do not fail it; a fatal
+  // level or any other description is the failure (RFC 8446 §6.2: all errors are fatal).
+  const bool failure = alert.description != 0 && alert.description != 90 &&
+                       (alert.level == 2 || alert.description != 112);
+  if (failure && !evidence_.first_fatal_alert)
+    evidence_.first_fatal_alert = record_.alerts.size() - 1;
+}
+
+void Session::Impl::handle_change_cipher_spec(Side from) {
+  note("ChangeCipherSpec");
+  SideState& side = state(from);
+  side.change_cipher_spec = true;
+  if (evidence_.tls13) return;  // RFC 8446 D.4: a compatibility CCS changes nothing
+  if (!record_.server_hello_seen) return;
+  // RFC 5246 §7.1: what this side sends after its ChangeCipherSpec is protected.
+  side.reader.set_encrypted();
+  if (from == Side::server && !server_certificate_seen_ && !evidence_.client_finished) {
+    record_.resumed = true;  // abbreviated handshake: the server finishes first
+  }
+}
+
+void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header) {
+  SideState& side = state(from);
+  ++side.encrypted_records;
+  const auto type = static_cast<tls::ContentType>(header.type);
+  auto push_encrypted_alert = [&] {
+    if (record_.alerts.size() < 16)
+      record_.alerts.push_back({from, 0, 0, true, header.length, ms(now_)});
+  };
+
+  if (!evidence_.tls13) {
+    // TLS <=1.2 (and SSLv2): Finished is the first protected handshake record after CCS.
+    if (type == tls::ContentType::handshake && side.change_cipher_spec) {
+      bool& finished = from == Side::client ? evidence_.client_finished : evidence_.server_finished;
+      if (!finished) {
+        finished = true;
+        note("Finished(encrypted)");
+        if (from == Side::client && record_.stage < Stage::client_finished)
+          record_.stage = Stage::client_finished;
+        if (from == Side::server && record_.stage < Stage::server_finished)
+          record_.stage = Stage::server_finished;
+        check_established();
+        return;
+      }
+    }
+    if (type == tls::ContentType::alert) {
+      note(fmt::format("Alert(encrypted,{} bytes)", header.length));
+      push_encrypted_alert();
+      return;
+    }
+    note(fmt::format("encrypted({} bytes)", header.length));
+    if (type == tls::ContentType::application_data) {
+      if (record_.server.legacy_version == 2 || (record_.client.sslv2 && record_.version == 2)) {
+        // SSLv2: everything after SERVER-HELLO is encrypted; both sides speaking is the end
+        // of the handshake as far as the wire shows.
+        (from == Side::client ? evidence_.client_finished : evidence_.server_finished) = true;
+        check_established();
+      }
+      if (record_.established) {
+        (from == Side::client ? evidence_.client_sent_data : evidence_.server_sent_data) = true;
+        record_.stage = Stage::application_data;
+      }
+    }
+    return;
+  }
+
+  // TLS 1.3: every record after the ServerHello is application_data on the outside
+  // (RFC 8446 §5.2); its length and its position are all there is to read.
+  if (from == Side::server) {
+    if (!evidence_.client_finished) {
+      ++evidence_.server_encrypted_flight;
+      note(fmt::format("encrypted({} bytes)", header.length));
+      if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
+    } else {
+      note(fmt::format("encrypted({} bytes)", header.length));
+      if (!evidence_.server_finished) evidence_.server_finished = true;
+      if (header.length >= kShortEncryptedRecord) evidence_.server_sent_data = true;
+    }
+    return;
+  }
+  // Client: records before the server's flight are 0-RTT early data (RFC 8446 §4.2.10).
+  if (evidence_.server_encrypted_flight == 0) {
+    note(fmt::format("early_data({} bytes)", header.length));
+    return;
+  }
+  if (!evidence_.client_finished) {
+    if (evidence_.client_post_flight_lengths.size() < kMaxRecordedLengths)
+      evidence_.client_post_flight_lengths.push_back(header.length);
+    if (header.length < kShortEncryptedRecord) {
+      note(fmt::format("encrypted({} bytes)", header.length));
+      return;  // an alert, or an empty client Certificate: the close will tell
+    }
+    evidence_.client_finished = true;
+    note(fmt::format("Finished(encrypted,{} bytes)", header.length));
+    if (record_.stage < Stage::client_finished) record_.stage = Stage::client_finished;
+    check_established();
+    return;
+  }
+  note(fmt::format("encrypted({} bytes)", header.length));
+  if (header.length >= kShortEncryptedRecord) {
+    evidence_.client_sent_data = true;
+    record_.stage = Stage::application_data;
+  } else if (evidence_.client_post_flight_lengths.size() < kMaxRecordedLengths) {
+    evidence_.client_post_flight_lengths.push_back(header.length);
+  }
+}
+
+void Session::Impl::check_established() {
+  if (record_.established) return;
+  if (evidence_.tls13) {
+    // The client's Finished after the server's flight completes a 1.3 handshake.
+    record_.established = evidence_.client_finished && evidence_.server_encrypted_flight > 0;
+  } else {
+    record_.established = evidence_.client_finished && evidence_.server_finished;
+  }
+  if (record_.established) record_.stage = Stage::established;
+}
+
+void Session::Impl::on_close(Side by, CloseKind kind, Timestamp at) {
+  touch(at);
+  if (!record_.closed_by) {
+    record_.closed_by = by;
+    record_.close = kind;
+    evidence_.first_close_at = at;
+  } else if (kind == CloseKind::rst && record_.close != CloseKind::rst && !record_.established) {
+    // A reset after the other side's FIN still reset the handshake.
+    record_.close = CloseKind::rst;
+    record_.closed_by = by;
+  }
+  add_timeline(by, at, kind == CloseKind::fin ? "FIN" : "RST", true);
+  // A side that closed while still in a plaintext prelude never started TLS.
+  SideState& side = state(by);
+  if (side.phase == Phase::prelude && by == Side::client) mark_not_tls(by);
+  stop_quoting();  // nothing more will complete the quote's first line
+}
+
+void Session::Impl::on_timeout(Timestamp at) {
+  touch(at);
+  stop_quoting();
+  evidence_.timed_out = true;
+  add_timeline(expected_sender().value_or(Side::server), at, "timeout", true);
+}
+
+void Session::Impl::on_end_of_data(Timestamp at) {
+  touch(at);
+  evidence_.end_of_data = true;
+  for (Side side : {Side::client, Side::server}) {
+    if (state(side).phase == Phase::prelude && side == Side::client) mark_not_tls(side);
+  }
+  stop_quoting();
+}
+
+bool Session::Impl::wants_bytes() const { return !outcome_known(); }
+
+std::optional<Side> Session::Impl::expected_sender() const {
+  if (!record_.client_hello_seen) return Side::client;
+  if (record_.stage == Stage::hello_retry_request && !record_.client.second_hello)
+    return Side::client;
+  if (!record_.server_hello_seen) return Side::server;
+  if (evidence_.tls13) {
+    // The server's first flight: EncryptedExtensions, Certificate, CertificateVerify and
+    // Finished, one record each with most stacks (two when resuming with a PSK).
+    const std::uint32_t flight = record_.resumed ? 2 : 4;
+    if (!evidence_.client_finished && evidence_.server_encrypted_flight < flight)
+      return Side::server;
+    if (!evidence_.client_finished) return Side::client;
+    return std::nullopt;
+  }
+  if (record_.resumed) {
+    if (!evidence_.server_finished) return Side::server;
+    if (!evidence_.client_finished) return Side::client;
+    return std::nullopt;
+  }
+  if (record_.stage <= Stage::server_hello ||
+      (record_.stage == Stage::server_certificate && !state(Side::server).change_cipher_spec &&
+       !server_hello_done_)) {
+    return Side::server;
+  }
+  if (!evidence_.client_finished) return Side::client;
+  if (!evidence_.server_finished) return Side::server;
+  return std::nullopt;
+}
+
+HandshakeRecord Session::Impl::record() const {
+  HandshakeRecord out = record_;
+  if (evidence_.last_event_at && started_) {
+    out.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          *evidence_.last_event_at - record_.timestamp)
+                          .count();
+  }
+  decide(evidence_, out);
+  return out;
+}
+
+Session::Session(SessionConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Session::~Session() = default;
+void Session::on_bytes(Side from, tls::Bytes bytes, Timestamp at) { impl_->on_bytes(from, bytes, at); }
+void Session::on_close(Side by, CloseKind kind, Timestamp at) { impl_->on_close(by, kind, at); }
+void Session::on_timeout(Timestamp at) { impl_->on_timeout(at); }
+void Session::on_end_of_data(Timestamp at) { impl_->on_end_of_data(at); }
+bool Session::outcome_known() const { return impl_->outcome_known(); }
+bool Session::wants_bytes() const { return impl_->wants_bytes(); }
+std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }
+HandshakeRecord Session::record() const { return impl_->record(); }
+
+}  // namespace tlsglass::trace

@@ -1,1 +1,404 @@
-// placeholder
+// The verdict: DESIGN.md's cause table applied to what the session saw. Each branch says what
+// is known from clear-text evidence and marks what is inferred from record shapes.
+#include "tlsglass/trace/verdict.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "tlsglass/tls/registry.hpp"
+#include "tlsglass/tls/types.hpp"
+#include "tlsglass/trace/evidence.hpp"
+
+namespace tlsglass::trace {
+
+namespace {
+
+// RFC 8446 §6 / RFC 5246 §7.2 alert descriptions the verdict reasons about.
+namespace alert {
+constexpr std::uint8_t handshake_failure = 40;
+constexpr std::uint8_t bad_certificate = 42;
+constexpr std::uint8_t unsupported_certificate = 43;
+constexpr std::uint8_t certificate_expired = 45;
+constexpr std::uint8_t certificate_unknown = 46;
+constexpr std::uint8_t unknown_ca = 48;
+constexpr std::uint8_t protocol_version = 70;
+constexpr std::uint8_t insufficient_security = 71;
+constexpr std::uint8_t unrecognized_name = 112;
+}  // namespace alert
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+std::string version_range(const Evidence& evidence) {
+  if (!evidence.client_max_version) return "no version";
+  if (!evidence.client_min_version || *evidence.client_min_version == *evidence.client_max_version)
+    return display_version(*evidence.client_max_version) +
+           (evidence.client_min_version ? " only" : " or lower");
+  return display_version(*evidence.client_min_version) + " to " +
+         display_version(*evidence.client_max_version);
+}
+
+std::string alert_words(const AlertSeen& alert) {
+  return fmt::format("{} alert {}", alert.level == 2 ? "a fatal" : "an",
+                     tls::alert_name(alert.description));
+}
+
+// host:port to repeat the connection with, from what the record knows.
+std::string target(const HandshakeRecord& record) {
+  std::string host = record.client.server_name.value_or(
+      record.destination_domain.value_or(record.destination ? record.destination->ip : "HOST"));
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  const std::uint16_t port = record.destination ? record.destination->port : 443;
+  return fmt::format("{}:{}", host, port);
+}
+
+std::string s_client(const HandshakeRecord& record, std::string_view extra = {}) {
+  std::string command = "openssl s_client -connect " + target(record);
+  if (record.client.server_name) {
+    command += " -servername " + *record.client.server_name;
+  } else {
+    command += " -noservername";
+  }
+  if (!extra.empty()) {
+    command += ' ';
+    command += extra;
+  }
+  return command + " </dev/null";
+}
+
+std::string stage_words(Stage stage) {
+  switch (stage) {
+    case Stage::connect: return "before the ClientHello";
+    case Stage::client_hello: return "after the ClientHello";
+    case Stage::hello_retry_request: return "after the HelloRetryRequest";
+    case Stage::server_hello: return "after the ServerHello";
+    case Stage::server_certificate: return "after the server's certificate flight";
+    case Stage::client_finished: return "after the client's Finished";
+    case Stage::server_finished: return "after the server's Finished";
+    case Stage::established: return "after the handshake";
+    case Stage::application_data: return "after application data";
+  }
+  return "";
+}
+
+double ms_since_hello(const Evidence& evidence, Timestamp at) {
+  if (!evidence.client_hello_at) return 0;
+  return std::chrono::duration<double, std::milli>(at - *evidence.client_hello_at).count();
+}
+
+std::string names_of(const CertificateSummary& leaf) {
+  if (!leaf.alternative_names.empty()) return join(leaf.alternative_names, ", ");
+  if (!leaf.common_name.empty()) return "CN=" + leaf.common_name;
+  return "no names";
+}
+
+std::string day(std::chrono::sys_seconds at) {
+  return fmt::format("{:%Y-%m-%d}", std::chrono::floor<std::chrono::days>(at));
+}
+
+// The certificate's own evidence, read in clear (TLS <=1.2), against the time it was seen.
+std::optional<Cause> certificate_cause(const Evidence& evidence, HandshakeRecord& record) {
+  if (record.server.chain.empty()) return std::nullopt;
+  const CertificateSummary& leaf = record.server.chain.front();
+  const auto seen = std::chrono::floor<std::chrono::seconds>(
+      evidence.certificate_at.value_or(record.timestamp));
+  if (leaf.not_after && seen > *leaf.not_after) {
+    record.explanation = fmt::format("server certificate expired {} ({} before the handshake)",
+                                     day(*leaf.not_after),
+                                     display_age((seen - *leaf.not_after).count()));
+    return Cause::cert_expired;
+  }
+  if (leaf.not_before && seen < *leaf.not_before) {
+    record.explanation = fmt::format(
+        "server certificate is not valid until {} ({} after the handshake): a clock is skewed or "
+        "the certificate was issued for the future",
+        day(*leaf.not_before), display_age((*leaf.not_before - seen).count()));
+    return Cause::cert_not_yet_valid;
+  }
+  if (!record.client.server_name) {
+    record.explanation = fmt::format(
+        "client sent no SNI and the server presented its default certificate ({}), which the "
+        "client rejected",
+        names_of(leaf));
+    return Cause::no_sni;
+  }
+  if (evidence.leaf_covers_sni == false) {
+    record.explanation = fmt::format("server certificate covers {}, not the SNI {}",
+                                     names_of(leaf), *record.client.server_name);
+    return Cause::hostname_mismatch;
+  }
+  return std::nullopt;
+}
+
+void decide_alert(const Evidence& evidence, HandshakeRecord& record, const AlertSeen& fatal) {
+  const std::string side{side_name(fatal.from)};
+  // A server that picked a version below the client's minimum: whatever the client's alert
+  // says (OpenSSL clients may say internal_error), the versions are the cause.
+  if (record.version && evidence.client_min_version &&
+      *record.version < *evidence.client_min_version) {
+    record.cause = Cause::version_mismatch;
+    record.explanation = fmt::format("server chose {} but the client accepts {}; {} sent {}",
+                                     display_version(*record.version), version_range(evidence),
+                                     side, alert_words(fatal));
+    record.next_step = s_client(record, "-tls1_2");
+    return;
+  }
+  if (fatal.description == alert::protocol_version) {
+    record.cause = Cause::version_mismatch;
+    record.explanation =
+        fatal.from == Side::server
+            ? fmt::format("client offered {}; server answered protocol_version: no version in "
+                          "common",
+                          version_range(evidence))
+            : fmt::format("client offered {} and rejected the server's {} with protocol_version",
+                          version_range(evidence),
+                          record.version ? display_version(*record.version) : "answer");
+    record.next_step = s_client(record, "-tls1_2") + "  # then -tls1_3, -tls1_1";
+    return;
+  }
+  if (fatal.from == Side::server && !record.server_hello_seen) {
+    if (!record.client.server_name &&
+        (fatal.description == alert::unrecognized_name ||
+         fatal.description == alert::handshake_failure)) {
+      record.cause = Cause::no_sni;
+      record.explanation = fmt::format(
+          "client sent no SNI and the server refused the ClientHello with {}", alert_words(fatal));
+      record.next_step = s_client(record) + "  # then again with -servername NAME";
+      return;
+    }
+    if (fatal.description == alert::handshake_failure ||
+        fatal.description == alert::insufficient_security) {
+      record.cause = Cause::cipher_mismatch;
+      std::vector<std::string> offered;
+      for (auto suite : record.client.cipher_suites) {
+        if (tls::is_grease(suite)) continue;
+        if (offered.size() == 6) {
+          offered.push_back("...");
+          break;
+        }
+        offered.push_back(tls::cipher_suite_name(suite));
+      }
+      const bool only13 = evidence.client_min_version &&
+                          *evidence.client_min_version >= tls::version::tls13;
+      record.explanation = fmt::format(
+          "server answered {} to a ClientHello offering {}{} cipher suites ({}): no cipher suite "
+          "in common",
+          alert_words(fatal), only13 ? "only TLS1.3 " : "", offered.size(), join(offered, ", "));
+      record.next_step = s_client(record, "-cipher 'ALL:@SECLEVEL=0' -tls1_2") +
+                         "  # which suites does the server accept?";
+      return;
+    }
+  }
+  if (fatal.from == Side::client && record.server_hello_seen) {
+    if (auto cause = certificate_cause(evidence, record)) {
+      record.cause = *cause;
+      record.explanation += fmt::format("; client sent {}", alert_words(fatal));
+      record.next_step = s_client(record, "-showcerts") + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+      return;
+    }
+    switch (fatal.description) {
+      case alert::certificate_expired:
+        record.cause = Cause::cert_expired;
+        record.inferred = record.server.chain.empty();
+        record.explanation = "client rejected the server's certificate as expired (alert certificate_expired)";
+        record.next_step = s_client(record) + " | openssl x509 -noout -dates";
+        return;
+      case alert::unknown_ca:
+      case alert::bad_certificate:
+      case alert::certificate_unknown:
+      case alert::unsupported_certificate:
+        record.cause = Cause::untrusted_cert;
+        record.inferred = record.server.chain.empty();
+        record.explanation = fmt::format(
+            "client rejected the server's certificate chain ({}){}", alert_words(fatal),
+            record.server.chain.empty()
+                ? " - the certificate was encrypted (TLS1.3); --probe-certs fetches it"
+                : fmt::format("; issuer {}", record.server.chain.front().issuer));
+        record.next_step = s_client(record, "-verify_return_error") +
+                           "  # verify against the client's trust store";
+        return;
+      default:
+        break;
+    }
+  }
+  record.cause = Cause::alert_other;
+  record.explanation =
+      fmt::format("{} sent {} {}", side, alert_words(fatal), stage_words(record.stage));
+  record.next_step = s_client(record, "-msg");
+}
+
+}  // namespace
+
+std::string display_version(std::uint16_t version) {
+  const std::string name = tls::version_name(version);
+  if (name.rfind("0x", 0) == 0) return name;
+  std::string protocol{tls::version_protocol(version)};
+  for (auto& c : protocol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return protocol + name;
+}
+
+std::string display_age(std::int64_t seconds) {
+  if (seconds < 0) seconds = -seconds;
+  auto unit = [](std::int64_t n, const char* word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+  };
+  if (seconds >= 2 * 86400) return unit(seconds / 86400, "day");
+  if (seconds >= 2 * 3600) return unit(seconds / 3600, "hour");
+  if (seconds >= 2 * 60) return unit(seconds / 60, "minute");
+  return unit(seconds, "second");
+}
+
+bool outcome_known(const Evidence& evidence, const HandshakeRecord& record) {
+  if (record.not_tls_from || evidence.first_fatal_alert) return true;
+  if (evidence.first_close_at || evidence.timed_out || evidence.end_of_data) return true;
+  if (!record.established) return false;
+  // curl checks the host name after the handshake (DESIGN.md): wait for the client to use
+  // the connection before calling it good, unless the certificate was seen and fits.
+  if (evidence.client_sent_data) return true;
+  return !evidence.tls13 && evidence.leaf_covers_sni != false && !record.server.chain.empty();
+}
+
+void decide(const Evidence& evidence, HandshakeRecord& record) {
+  record.inferred = false;
+  record.explanation.clear();
+  record.next_step.clear();
+
+  if (record.not_tls_from) {
+    record.cause = Cause::not_tls;
+    const std::string quote = record.not_tls_quote.value_or("");
+    if (*record.not_tls_from == Side::server) {
+      record.explanation = fmt::format(
+          "server answered the ClientHello with non-TLS bytes \"{}\": the port speaks {} not TLS",
+          quote, quote.rfind("HTTP/", 0) == 0 ? "plain HTTP," : "another protocol,");
+      record.next_step = fmt::format("curl -v http://{}/  # the port answers without TLS?",
+                                     target(record));
+    } else {
+      record.explanation = fmt::format(
+          "client sent \"{}\" instead of a ClientHello: it speaks {} to a TLS port", quote,
+          quote.find("HTTP/") != std::string::npos ? "plain HTTP" : "another protocol");
+      record.next_step = "use https:// (or the client's TLS option) for this destination";
+    }
+    return;
+  }
+
+  if (evidence.first_fatal_alert && *evidence.first_fatal_alert < record.alerts.size()) {
+    decide_alert(evidence, record, record.alerts[*evidence.first_fatal_alert]);
+    return;
+  }
+
+  const bool closed = evidence.first_close_at.has_value();
+  if (record.established) {
+    // TLS <=1.2 shows the certificate: a client that completes the handshake and then closes
+    // without a request has rejected it afterwards (curl's host name check).
+    // The client gave up first: its close, or its alert (encrypted, so close_notify or a fatal
+    // one - the certificate tells which) came before the server's, with no request sent.
+    const bool client_alerted_first =
+        !record.alerts.empty() && record.alerts.front().from == Side::client;
+    const bool client_gave_up =
+        (closed && record.closed_by == Side::client) || client_alerted_first;
+    if (!evidence.client_sent_data && client_gave_up && !evidence.tls13) {
+      if (auto cause = certificate_cause(evidence, record)) {
+        record.cause = *cause;
+        record.explanation += "; the handshake completed, then the client closed without sending "
+                              "a request (it checked the certificate after the handshake)";
+        record.next_step = s_client(record) + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+        return;
+      }
+    }
+    record.cause = Cause::ok;
+    record.explanation = fmt::format(
+        "handshake completed: {}{}{}", record.version ? display_version(*record.version) : "TLS",
+        record.cipher ? " " + tls::cipher_suite_name(*record.cipher) : "",
+        record.resumed ? " (resumed)" : "");
+    if (evidence.tls13 && !evidence.client_sent_data && closed &&
+        record.closed_by == Side::client) {
+      record.explanation +=
+          "; the client then closed without sending data - if it reported an error, it rejected "
+          "the certificate after the handshake (e.g. curl's host name check); --probe-certs "
+          "fetches it";
+      record.next_step = s_client(record) + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+    }
+    return;
+  }
+
+  // TLS 1.3: the client answered the server's encrypted flight with only short records (an
+  // encrypted alert) or nothing, then closed. The certificate was encrypted: inferred.
+  const bool client_aborted_13 =
+      evidence.tls13 && evidence.server_encrypted_flight > 0 && !evidence.client_finished &&
+      (closed || evidence.end_of_data) &&
+      (record.closed_by == Side::client || !evidence.client_post_flight_lengths.empty());
+  if (client_aborted_13) {
+    record.inferred = true;
+    record.cause = record.client.server_name ? Cause::alert_other : Cause::no_sni;
+    const std::string how =
+        evidence.client_post_flight_lengths.empty()
+            ? "closed the connection without a word"
+            : fmt::format("sent an encrypted alert ({} bytes) and closed",
+                          evidence.client_post_flight_lengths.front());
+    if (!evidence.client_post_flight_lengths.empty()) {
+      AlertSeen alert;
+      alert.from = Side::client;
+      alert.encrypted = true;
+      alert.record_length = evidence.client_post_flight_lengths.front();
+      record.alerts.push_back(alert);
+    }
+    record.explanation = fmt::format(
+        "client {} right after the server's encrypted flight: it most likely rejected the "
+        "server's certificate{} (TLS1.3 encrypts it); --probe-certs fetches the chain to tell "
+        "which check failed",
+        how, record.client.server_name ? "" : " (it sent no SNI, so it got the default one)");
+    record.next_step = s_client(record, "-tls1_3") + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+    return;
+  }
+
+  if (closed) {
+    const Side by = record.closed_by.value_or(Side::server);
+    if (by == Side::server && !record.server_hello_seen && !record.client.server_name &&
+        record.client_hello_seen) {
+      record.cause = Cause::no_sni;
+      record.explanation = fmt::format(
+          "client sent no SNI and the server closed ({}) without answering the ClientHello",
+          record.close == CloseKind::rst ? "RST" : "FIN");
+      record.next_step = s_client(record) + "  # then again with -servername NAME";
+      return;
+    }
+    record.cause = Cause::reset_mid_handshake;
+    const double after = ms_since_hello(evidence, *evidence.first_close_at);
+    record.explanation = fmt::format(
+        "{} {} the connection {} ({:.1f} ms after the ClientHello){}", side_name(by),
+        record.close == CloseKind::rst ? "reset" : "closed (FIN, no alert)",
+        stage_words(record.stage), after,
+        by == Side::server && record.stage <= Stage::client_hello
+            ? ": a server, load balancer or middlebox refused this ClientHello"
+            : "");
+    record.next_step = s_client(record, "-msg");
+    return;
+  }
+
+  if (evidence.timed_out) {
+    record.cause = Cause::timeout;
+    record.explanation = record.stage <= Stage::client_hello
+                             ? "no answer to the ClientHello before the timeout"
+                             : fmt::format("the handshake stalled {}", stage_words(record.stage));
+    record.next_step = s_client(record, "-msg");
+    return;
+  }
+
+  record.cause = Cause::incomplete;
+  record.explanation = fmt::format("the data ended {} before the outcome was known",
+                                   stage_words(record.stage));
+  if (evidence.record_layer_failed) {
+    record.explanation += fmt::format(" (the {} stream stopped parsing as TLS)",
+                                      side_name(*evidence.record_layer_failed));
+  }
+}
+
+}  // namespace tlsglass::trace

@@ -35,7 +35,7 @@ enum class RecordError : std::uint8_t {
   record_too_long,             // record length > max_record_length
   empty_record,                // zero-length handshake/alert/ccs record (RFC 8446 §5.1)
   handshake_message_too_large, // message longer than max_handshake_message (skipped)
-  bad_alert,                   // plaintext alert record that is not 2 bytes per alert
+  bad_alert,                   // a one-byte alert record: neither an alert nor encrypted
   bad_change_cipher_spec,      // CCS record that is not the single byte 0x01
   bad_sslv2_record,            // SSLv2-format record that is not a valid CLIENT-HELLO
   interleaved_record,          // non-handshake record in the middle of a fragmented message
@@ -74,7 +74,7 @@ class RecordObserver {
   virtual void on_alert(const AlertMessage&) {}
   virtual void on_change_cipher_spec() {}
   // A record whose payload is opaque: application_data/heartbeat at any time, anything after
-  // set_encrypted(). An alert record of other than 2 bytes while encrypted lands here too.
+  // set_encrypted(). An alert record longer than 2 bytes (an encrypted alert) lands here too.
   virtual void on_encrypted_record(const RecordHeader&) {}
   // `offset` is the byte offset in this direction's stream where the problem was found.
   virtual void on_error(RecordError, std::size_t /*offset*/) {}
@@ -101,31 +101,44 @@ class RecordReader {
   std::size_t buffered() const;
 
  private:
-  void fail(RecordError error, RecordObserver& observer);
-  void process_record_payload(Bytes payload, RecordObserver& observer);
+  // Each returns how many of `bytes` it consumed.
+  std::size_t take_header(Bytes bytes, RecordObserver& observer);
+  std::size_t take_payload(Bytes bytes, RecordObserver& observer);
+  void start_record(RecordObserver& observer);
+  void finish_record(RecordObserver& observer);
   void process_handshake_bytes(Bytes payload, RecordObserver& observer);
-  bool process_sslv2(Bytes& bytes, RecordObserver& observer);
+  void deliver_message(Bytes message, RecordObserver& observer);
+  void process_small_record(RecordObserver& observer);
+  void fail(RecordError error, RecordObserver& observer);
+  void warn(RecordError error, RecordObserver& observer);
+
+  // How the current record's payload is handled.
+  enum class PayloadKind : std::uint8_t { opaque, handshake, buffered };
 
   RecordLimits limits_;
   bool encrypted_ = false;
   bool first_record_ = true;
+  bool sslv2_stream_ = false;  // the direction opened with an SSLv2-format record
   RecordError error_ = RecordError::none;
   std::size_t bytes_seen_ = 0;
   std::size_t records_seen_ = 0;
+  std::size_t offset_ = 0;  // stream offset of the byte being looked at (for on_error)
 
   // Current record: header bytes collected so far, then payload remaining.
-  std::uint8_t header_[5] = {};
+  std::uint8_t header_[7] = {};  // 5 for TLS; SSLv2 needs 2 + 5 to recognise a hello
   std::size_t header_have_ = 0;
   RecordHeader current_{};
+  PayloadKind payload_kind_ = PayloadKind::opaque;
   std::size_t payload_left_ = 0;
-  std::vector<std::uint8_t> record_payload_;  // only for alert/ccs/sslv2 records (small)
+  bool in_record_ = false;  // the header is read; payload_left_ bytes of payload to come
+  std::vector<std::uint8_t> record_payload_;  // only alert/ccs/sslv2 records (bounded)
 
-  // Handshake reassembly: header (4 bytes) then body, across records.
+  // Handshake reassembly across records: the 4-byte header, then the body.
   std::vector<std::uint8_t> message_;
-  std::uint32_t message_length_ = 0;
   std::size_t message_skip_left_ = 0;  // bytes of an oversized message still to skip
   std::uint16_t message_record_version_ = 0;
   std::uint32_t message_records_ = 0;
+  std::size_t message_offset_ = 0;  // stream offset of the current message's first byte
 };
 
 }  // namespace tlsglass::tls

@@ -1,0 +1,46 @@
+// What the session observed that the verdict needs beyond the record's own fields: the shape
+// of the encrypted records, who finished, who closed and when. Filled by Session, read by
+// decide(); plain data so the verdict can be tested on its own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tlsglass/trace/handshake_record.hpp"
+
+namespace tlsglass::trace {
+
+struct Evidence {
+  bool tls13 = false;                 // the server selected TLS 1.3 (or a 1.3 draft)
+  bool client_finished = false;       // TLS <=1.2: CCS + encrypted Finished; 1.3: its Finished
+  bool server_finished = false;
+  std::uint32_t server_encrypted_flight = 0;  // TLS 1.3: encrypted records after ServerHello
+  // TLS 1.3: lengths of the client's first encrypted records after the server's flight.
+  std::vector<std::uint16_t> client_post_flight_lengths;
+  bool client_sent_data = false;  // application data after its Finished
+  bool server_sent_data = false;
+  // The client's first encrypted record after the server's flight was short enough to be an
+  // alert and nothing followed it but a close: an abort, alert encrypted.
+  std::optional<Timestamp> client_hello_at;
+  std::optional<Timestamp> server_first_at;    // first byte the server sent after the hello
+  std::optional<Timestamp> certificate_at;     // when the plaintext Certificate arrived
+  std::optional<Timestamp> first_close_at;
+  std::optional<Timestamp> last_event_at;
+  bool timed_out = false;
+  bool end_of_data = false;
+  std::optional<std::size_t> first_fatal_alert;  // index into HandshakeRecord::alerts
+  std::optional<std::uint16_t> client_min_version;  // lowest version the client offered
+  std::optional<std::uint16_t> client_max_version;
+  std::optional<Side> record_layer_failed;
+  // Whether the plaintext leaf certificate's names cover the SNI (X509_check_host).
+  std::optional<bool> leaf_covers_sni;  // a side whose stream stopped parsing as TLS
+};
+
+// Sets cause, explanation, next_step, inferred (and stage where the close refines it).
+void decide(const Evidence& evidence, HandshakeRecord& record);
+
+// Whether the evidence already settles the outcome (a record can be written now).
+bool outcome_known(const Evidence& evidence, const HandshakeRecord& record);
+
+}  // namespace tlsglass::trace

@@ -1,0 +1,64 @@
+// trace::Session: one connection's two byte streams in, one HandshakeRecord out.
+//
+// The live proxy and offline replay call the very same API: bytes as they were read from
+// each side (with the time they were read), closes (FIN or RST, by which side), a timeout,
+// the end of the data. Nothing here does I/O; nothing here can alter the bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tlsglass/tls/byte_reader.hpp"
+#include "tlsglass/tls/record_reader.hpp"
+#include "tlsglass/trace/handshake_record.hpp"
+
+namespace tlsglass::trace {
+
+struct SessionLimits {
+  tls::RecordLimits records;
+  std::size_t max_timeline = 64;       // entries before the close events
+  std::size_t max_prelude = 16 * 1024; // plaintext kept per side while looking for TLS
+};
+
+struct SessionConfig {
+  std::uint64_t conn = 0;
+  std::string mode = "analyze";
+  std::optional<Endpoint> source, destination;
+  SessionLimits limits;
+};
+
+class Session {
+ public:
+  explicit Session(SessionConfig config);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Bytes one side sent, as one read (a timeline entry groups what one read completed).
+  void on_bytes(Side from, tls::Bytes bytes, Timestamp at);
+  // A side closed its direction (FIN) or reset the connection (RST).
+  void on_close(Side by, CloseKind kind, Timestamp at);
+  // The handshake did not finish within the caller's timeout.
+  void on_timeout(Timestamp at);
+  // Offline input ended: nothing more will come.
+  void on_end_of_data(Timestamp at);
+
+  // The outcome is settled: the record can be written now.
+  bool outcome_known() const;
+  // Whether the parser still needs the bytes (false once the outcome is known and the
+  // handshake is over: the relay can stop feeding them).
+  bool wants_bytes() const;
+  // Which side the handshake waits for next, when the protocol says (offline interleaving).
+  std::optional<Side> expected_sender() const;
+
+  // The record so far, with the verdict for what has been seen.
+  HandshakeRecord record() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsglass::trace
