@@ -6,6 +6,7 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,7 @@ bool read_fixed_fields(ByteReader& in, ClientHello& hello) {
 
   auto suites = message_vector(in, in.u16());
   if (!suites) return false;
+  hello.cipher_suites.reserve(suites->items.remaining() / 2);
   while (suites->items.remaining() >= 2) hello.cipher_suites.push_back(*suites->items.u16());
   if (suites->cut) return false;
   if (!suites->items.empty()) fail(hello, HelloError::bad_length);  // an odd byte count
@@ -111,6 +113,7 @@ HelloError code_points(ByteReader& data, Prefix prefix, std::vector<std::uint16_
   auto list = vector(data, prefix);
   if (!list) return HelloError::bad_length;
   const std::size_t before = out.size();
+  out.reserve(before + list->remaining() / 2);
   while (list->remaining() >= 2) out.push_back(*list->u16());
   if (!list->empty()) return HelloError::bad_length;  // an odd byte count
   return finish(data, out.size() == before ? HelloError::bad_extension : HelloError::none);
@@ -321,6 +324,36 @@ HelloError decode_extension(std::uint16_t type, ByteReader data, ClientHello& he
   return it->decode(data, hello);
 }
 
+// The extension types met so far. A real hello has a few dozen: a linear scan of a small
+// array, no allocation. A hostile one may have thousands (a 64 KiB message holds 16,384): past
+// the array a bitset of every type keeps the check constant-time.
+class ExtensionTypesSeen {
+ public:
+  // False when `type` was seen before.
+  bool insert(std::uint16_t type) {
+    if (all_) {
+      if (all_->test(type)) return false;
+      all_->set(type);
+      return true;
+    }
+    for (std::size_t i = 0; i < count_; ++i)
+      if (few_[i] == type) return false;
+    if (count_ < few_.size()) {
+      few_[count_++] = type;
+      return true;
+    }
+    all_ = std::make_unique<std::bitset<65536>>();
+    for (auto seen : few_) all_->set(seen);
+    all_->set(type);
+    return true;
+  }
+
+ private:
+  std::array<std::uint16_t, 48> few_{};
+  std::size_t count_ = 0;
+  std::unique_ptr<std::bitset<65536>> all_;
+};
+
 // Extension extensions<8..2^16-1> (RFC 8446 §4.1.2), each a type and opaque data<0..2^16-1>.
 void read_extensions(ByteReader& in, ClientHello& hello) {
   // RFC 5246 §7.4.1.2: the block may be absent (SSL 3.0 and early TLS clients end here).
@@ -332,7 +365,9 @@ void read_extensions(ByteReader& in, ClientHello& hello) {
   // An extension that runs past the block: the message was cut, or a length is wrong.
   const HelloError overrun = block->cut ? HelloError::truncated : HelloError::bad_length;
   ByteReader& list = block->items;
-  std::bitset<65536> seen;
+  // Each extension takes at least 4 bytes: this bounds the list, and one allocation serves.
+  hello.extensions.reserve(std::min<std::size_t>(list.remaining() / 4, 64));
+  ExtensionTypesSeen seen;
   bool after_psk = false;
   while (!list.empty()) {
     const auto type = list.u16();
@@ -345,11 +380,10 @@ void read_extensions(ByteReader& in, ClientHello& hello) {
     after_psk = after_psk || *type == ext::pre_shared_key;
     // RFC 8446 §4.2: no two extensions of one type, GREASE included (BoringSSL keeps its two
     // GREASE extensions distinct for this reason). Only the first one is decoded.
-    if (seen.test(*type)) {
+    if (!seen.insert(*type)) {
       fail(hello, HelloError::duplicate_extension, *type);
       continue;
     }
-    seen.set(*type);
     const HelloError error = decode_extension(*type, *data, hello);
     if (error != HelloError::none) fail(hello, error, *type);
   }

@@ -213,7 +213,7 @@ Ja3 ja3s(const ServerHello& hello) {
   return out;
 }
 
-Ja4 ja4(const ClientHello& hello, char transport) {
+Ja4 ja4(const ClientHello& hello, char transport, Ja4Forms forms) {
   // As for JA3: no JA4 for an SSLv2 CLIENT-HELLO (Arkime reports none either).
   if (hello.sslv2) return {};
 
@@ -282,9 +282,6 @@ Ja4 ja4(const ClientHello& hello, char transport) {
 
   const std::string b_sorted = part_b(sorted_ciphers);
   const std::string c_sorted = part_c(sorted_extensions);
-  const std::string b_original = part_b(ciphers);
-  // JA4.md "Raw Output": the original order keeps SNI and ALPN.
-  const std::string c_original = part_c(extensions);
 
   // Part c is "000000000000" whenever the extensions less SNI and ALPN are none, in the
   // original order too: FoxIO's ja4.py gives t10d230100_ce175d585f73_000000000000 for a hello
@@ -294,9 +291,14 @@ Ja4 ja4(const ClientHello& hello, char transport) {
 
   Ja4 out;
   out.ja4 = join3(a, ja4_hash(b_sorted, no_ciphers), ja4_hash(c_sorted, no_extensions));
-  out.ja4_o = join3(a, ja4_hash(b_original, no_ciphers), ja4_hash(c_original, no_extensions));
   out.ja4_r = join3(a, b_sorted, c_sorted);
-  out.ja4_ro = join3(a, b_original, c_original);
+  if (forms == Ja4Forms::all) {
+    const std::string b_original = part_b(ciphers);
+    // JA4.md "Raw Output": the original order keeps SNI and ALPN.
+    const std::string c_original = part_c(extensions);
+    out.ja4_o = join3(a, ja4_hash(b_original, no_ciphers), ja4_hash(c_original, no_extensions));
+    out.ja4_ro = join3(a, b_original, c_original);
+  }
   return out;
 }
 

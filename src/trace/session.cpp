@@ -99,6 +99,11 @@ class Session::Impl {
   void on_close(Side by, CloseKind kind, Timestamp at);
   void on_timeout(Timestamp at);
   void on_end_of_data(Timestamp at);
+  void on_upstream_unreachable(std::string reason, Timestamp at);
+  void set_destination(Endpoint destination, std::optional<std::string> domain) {
+    record_.destination = std::move(destination);
+    if (domain && !record_.destination_domain) record_.destination_domain = std::move(domain);
+  }
   // A non-TLS quote still waiting for the end of its first line holds the outcome back until
   // the line, a close, a timeout or the end of the data arrives.
   bool outcome_known() const {
@@ -472,7 +477,7 @@ void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
   client.ja3 = ja3.hash;
   client.ja3_string = ja3.full;
   if (!hello.sslv2) {
-    const tls::Ja4 ja4 = tls::ja4(hello, 't');
+    const tls::Ja4 ja4 = tls::ja4(hello, 't', tls::Ja4Forms::sorted);
     client.ja4 = ja4.ja4;
     client.ja4_r = ja4.ja4_r;
   }
@@ -699,6 +704,13 @@ void Session::Impl::on_end_of_data(Timestamp at) {
   stop_quoting();
 }
 
+void Session::Impl::on_upstream_unreachable(std::string reason, Timestamp at) {
+  touch(at);
+  stop_quoting();
+  evidence_.upstream_failure = std::move(reason);
+  add_timeline(Side::server, at, "unreachable", true);
+}
+
 bool Session::Impl::wants_bytes() const { return !outcome_known(); }
 
 std::optional<Side> Session::Impl::expected_sender() const {
@@ -747,6 +759,12 @@ void Session::on_bytes(Side from, tls::Bytes bytes, Timestamp at) { impl_->on_by
 void Session::on_close(Side by, CloseKind kind, Timestamp at) { impl_->on_close(by, kind, at); }
 void Session::on_timeout(Timestamp at) { impl_->on_timeout(at); }
 void Session::on_end_of_data(Timestamp at) { impl_->on_end_of_data(at); }
+void Session::on_upstream_unreachable(std::string reason, Timestamp at) {
+  impl_->on_upstream_unreachable(std::move(reason), at);
+}
+void Session::set_destination(Endpoint destination, std::optional<std::string> domain) {
+  impl_->set_destination(std::move(destination), std::move(domain));
+}
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }

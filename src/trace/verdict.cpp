@@ -257,6 +257,7 @@ std::string display_age(std::int64_t seconds) {
 }
 
 bool outcome_known(const Evidence& evidence, const HandshakeRecord& record) {
+  if (evidence.upstream_failure) return true;
   if (record.not_tls_from || evidence.first_fatal_alert) return true;
   if (evidence.first_close_at || evidence.timed_out || evidence.end_of_data) return true;
   if (!record.established) return false;
@@ -270,6 +271,22 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
   record.inferred = false;
   record.explanation.clear();
   record.next_step.clear();
+
+  // The proxy never reached the server: whatever the client sent (a CONNECT head, a
+  // ClientHello), no server answered it.
+  if (evidence.upstream_failure) {
+    record.cause = Cause::upstream_unreachable;
+    record.explanation = *evidence.upstream_failure;
+    // With an address tried, probe it; without one the name did not resolve.
+    if (record.destination) {
+      record.next_step = fmt::format("nc -vz {} {}  # can this host reach the server at all?",
+                                     record.destination->ip, record.destination->port);
+    } else if (record.destination_domain) {
+      record.next_step =
+          fmt::format("getent ahosts {}  # does the name resolve here?", *record.destination_domain);
+    }
+    return;
+  }
 
   if (record.not_tls_from) {
     record.cause = Cause::not_tls;

@@ -104,7 +104,11 @@ TEST_CASE("every corpus connection replays to the values tshark and the baseline
     const json expected = json::parse(in);
     const std::string source = expected["source"];
     const std::string capture = expected["pcap"];
-    for (const auto& [name, conn] : expected["connections"].items()) {
+    for (const auto& item : expected["connections"].items()) {
+      // Named copies, not structured bindings: lambdas below capture them (clang 14 cannot
+      // capture a structured binding).
+      const std::string name = item.key();
+      const json& conn = item.value();
       if (!conn.contains("streams") || conn["streams"].is_null()) {
         ++skipped[source + ": not TCP (DTLS over UDP is out of scope)"];
         continue;

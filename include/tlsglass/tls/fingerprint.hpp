@@ -7,6 +7,7 @@
 // JA4S, JA4X and the rest of JA4+ are under the FoxIO licence and deliberately not implemented.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "tlsglass/tls/hello.hpp"
@@ -24,11 +25,15 @@ Ja3 ja3s(const ServerHello& hello);
 struct Ja4 {
   std::string ja4;     // "t13d1516h2_8daaf6152771_e5627efa2ab1"
   std::string ja4_r;   // raw (unhashed), sorted
-  std::string ja4_o;   // original order, hashed
-  std::string ja4_ro;  // original order, raw
+  std::string ja4_o;   // original order, hashed (only with Ja4Forms::all)
+  std::string ja4_ro;  // original order, raw (only with Ja4Forms::all)
 };
 
+// The record logs the sorted forms; the original-order ones cost two more SHA-256s and are
+// computed only when asked for.
+enum class Ja4Forms : std::uint8_t { sorted, all };
+
 // `transport`: 't' for TCP, 'q' for QUIC, 'd' for DTLS.
-Ja4 ja4(const ClientHello& hello, char transport = 't');
+Ja4 ja4(const ClientHello& hello, char transport = 't', Ja4Forms forms = Ja4Forms::all);
 
 }  // namespace tlsglass::tls

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tlsglass/trace/handshake_record.hpp"
@@ -35,6 +36,8 @@ struct Evidence {
   std::optional<Side> record_layer_failed;
   // Whether the plaintext leaf certificate's names cover the SNI (X509_check_host).
   std::optional<bool> leaf_covers_sni;  // a side whose stream stopped parsing as TLS
+  // The proxy could not reach the server (DNS failure, refused, timed out, not allowed): why.
+  std::optional<std::string> upstream_failure;
 };
 
 // Sets cause, explanation, next_step, inferred (and stage where the close refines it).

@@ -44,6 +44,12 @@ class Session {
   void on_timeout(Timestamp at);
   // Offline input ended: nothing more will come.
   void on_end_of_data(Timestamp at);
+  // A proxy could not connect to the server; `reason` says why, in words ("cannot resolve
+  // app.example.test: EAI_NONAME ..."). Settles the outcome: upstream_unreachable.
+  void on_upstream_unreachable(std::string reason, Timestamp at);
+  // The server address the bytes go to, known only once a proxy has connected; `domain`
+  // (the CONNECT host, the --upstream name) fills destination_domain until an SNI replaces it.
+  void set_destination(Endpoint destination, std::optional<std::string> domain = {});
 
   // The outcome is settled: the record can be written now.
   bool outcome_known() const;
