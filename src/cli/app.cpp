@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "tlsglass/cli/analyze_command.hpp"
+#include "tlsglass/cli/proxy_command.hpp"
 
 namespace tlsglass::cli {
 
@@ -29,6 +30,9 @@ int run(int argc, char** argv) {
                         "Inputs are hex dumps (plain, xxd, hexdump -C, tshark -x, openssl -msg)");
   analyze_cmd->add_flag("--json", analyze.json, "Print JSON even on a terminal");
 
+  ProxyOptions proxy;
+  CLI::App* proxy_cmd = add_proxy_command(app, proxy);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,6 +48,7 @@ int run(int argc, char** argv) {
   }
 
   if (analyze_cmd->parsed()) return run_analyze(analyze);
+  if (proxy_cmd->parsed()) return run_proxy_command(proxy);
   return 2;
 }
 

@@ -1,0 +1,136 @@
+// One proxied connection: the client's socket, the server's socket, the trace::Session that
+// reads the handshake between them, and the one timer that bounds every wait.
+//
+// Ownership follows libuv's rule (STYLE.md): the Connection owns both sockets and its timer,
+// closes each exactly once through teardown(), and deletes itself in the close callback of the
+// last of them - never earlier, so every pending callback still finds it alive.
+//
+// connection.cpp holds the life cycle (accept, the CONNECT head, dialing, answers, timers,
+// the record, teardown); relay.cpp moves the bytes (reads, writes, half-close, backpressure,
+// resets).
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tlsglass/proxy/connect_request.hpp"
+#include "tlsglass/proxy/upstream.hpp"
+#include "tlsglass/trace/session.hpp"
+
+namespace tlsglass::proxy {
+
+class Worker;
+
+class Connection final : private Dialer::Events {
+ public:
+  // Serves the client on `fd`, a socket just accepted (closed here if libuv cannot take it).
+  static void accept(Worker& worker, int fd);
+
+  // The proxy is stopping: the record goes out now (if it has not yet) and both sides close.
+  void shut_down();
+
+ private:
+  // Where the connection is in its life; each phase has one deadline on the timer.
+  enum class Phase : std::uint8_t {
+    request,    // connect mode: reading the CONNECT head (deadline: handshake timeout)
+    dialing,    // resolving and connecting the server (deadline: connect timeout)
+    relaying,   // bytes flow both ways (deadlines: handshake timeout, idle timeout)
+    answering,  // an error answer went out with a FIN; waiting for the client's close
+    draining,   // one side broke; the other gets what was queued for it, then an RST
+    closing,    // teardown() ran; waiting for the close callbacks
+  };
+
+  // One side's socket and what has happened to it.
+  struct Peer {
+    uv_tcp_t* tcp = nullptr;
+    bool open = false;  // initialised and not yet closing
+    bool reading = false;
+    bool throttled = false;      // reading stopped: the other side's write queue is full
+    bool eof = false;            // it sent a FIN
+    bool close_noted = false;    // the session heard how it closed
+    bool shutdown_sent = false;  // our FIN towards it is queued
+    bool shutdown_done = false;
+    unsigned writes = 0;  // uv_write requests in flight towards it
+    uv_shutdown_t shutdown;
+  };
+
+  struct PendingWrite;
+
+  explicit Connection(Worker& worker);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();
+  Peer& peer(trace::Side side) { return peers_[static_cast<int>(side)]; }
+  uv_stream_t* stream(trace::Side side) { return reinterpret_cast<uv_stream_t*>(peer(side).tcp); }
+  trace::Side side_of(const uv_stream_t* stream) const;
+  bool closing() const { return phase_ == Phase::closing; }
+  void enter(Phase phase);
+
+  // Life cycle (connection.cpp).
+  void read_request(tls::Bytes bytes);
+  void dial(const HostPort& target, const std::vector<DestinationRule>* address_rules);
+  void on_dialed(DialedSocket* socket, const trace::Endpoint& peer) override;
+  void on_dial_failed(DialFailure failure) override;
+  void dial_timed_out();
+  void unreachable(Answer answer, const std::string& reason);
+  void answer(Answer answer, const std::string& reason = {});
+  void arm_timer();
+  void on_timer();
+  void observe(trace::Side from, tls::Bytes bytes);
+  void note_close(trace::Side by, trace::CloseKind kind);
+  void settle_record(bool final = false);
+  void teardown(std::optional<trace::Side> reset = std::nullopt);
+  void close_peer(trace::Side side, bool reset);
+  static void on_closed(uv_handle_t* handle);
+
+  // The relay (relay.cpp).
+  void start_reading(trace::Side side);
+  void stop_reading(trace::Side side);
+  void on_read(trace::Side from, ssize_t nread, const uv_buf_t* buf);
+  void on_fin(trace::Side from);
+  void on_broken(trace::Side side);
+  void forward(trace::Side to, tls::Bytes bytes);
+  void after_write(trace::Side to);
+  void shut_down_writes(trace::Side to);
+  void maybe_finished();
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_written(uv_write_t* request, int status);
+  static void on_shutdown(uv_shutdown_t* request, int status);
+
+  Worker& worker_;
+  Phase phase_ = Phase::request;
+  uv_tcp_t client_tcp_;
+  DialedSocket* server_socket_ = nullptr;  // adopted from the Dialer
+  uv_timer_t timer_;
+  bool timer_open_ = false;
+  int open_handles_ = 0;
+  std::array<Peer, 2> peers_;
+
+  std::unique_ptr<trace::Session> session_;  // until the record is out
+  std::unique_ptr<ConnectRequestReader> request_;
+  Dialer dialer_;
+  HostPort target_;
+  std::vector<std::uint8_t> pending_;  // tunnel bytes that came with the CONNECT head
+  bool denied_ = false;                // --allow-dest refused the target
+  bool handshake_timed_out_ = false;
+  trace::Side drain_side_ = trace::Side::client;
+
+  // Deadlines, in uv_now() milliseconds.
+  std::uint64_t phase_started_ = 0;
+  std::uint64_t handshake_due_ = 0;
+  std::uint64_t last_activity_ = 0;
+};
+
+// The session's clock: wall time, microseconds.
+trace::Timestamp now();
+
+}  // namespace tlsglass::proxy

@@ -1,0 +1,159 @@
+#include "tlsglass/cli/proxy_command.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include "tlsglass/log/async_writer.hpp"
+#include "tlsglass/log/console_line.hpp"
+#include "tlsglass/log/json_record.hpp"
+#include "tlsglass/proxy/host_port.hpp"
+#include "tlsglass/proxy/proxy.hpp"
+
+namespace tlsglass::cli {
+
+namespace {
+
+constexpr unsigned kMaxWorkers = 1024;
+
+int usage(const std::string& reason) {
+  fmt::print(stderr, "tlsglass: proxy: {} (see tlsglass proxy --help)\n", reason);
+  return 2;
+}
+
+bool valid_timeout(double seconds) { return std::isfinite(seconds) && seconds > 0; }
+
+}  // namespace
+
+CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
+  CLI::App* command = app.add_subcommand(
+      "proxy",
+      "Run the live proxy: relay TCP byte for byte and log every TLS handshake that passes "
+      "(HTTP CONNECT proxy on 127.0.0.1:8080; with --upstream, a fixed forwarder on "
+      "127.0.0.1:8443)");
+  command
+      ->add_option("--mode", options.mode,
+                   "connect: HTTP CONNECT proxy; forward: every client to --upstream "
+                   "[default: forward with --upstream, else connect]")
+      ->check(CLI::IsMember({"connect", "forward"}));
+  command
+      ->add_option("--listen", options.listen,
+                   "ADDR:PORT to listen on, IPv4 or [IPv6]; repeat for several; port 0 picks "
+                   "one [default: 127.0.0.1:8080, forward mode 127.0.0.1:8443]")
+      ->type_name("ADDR:PORT");
+  command->add_option("--upstream", options.upstream, "HOST:PORT every client is forwarded to")
+      ->type_name("HOST:PORT");
+  command->add_option("--log", options.log, "Append JSON records to FILE; - for stdout")
+      ->type_name("FILE|-")
+      ->capture_default_str();
+  command
+      ->add_option("--workers", options.workers,
+                   fmt::format("Event loops, one thread each [default: one per core, {} here]",
+                               std::max(1u, std::thread::hardware_concurrency())))
+      ->type_name("N");
+  command
+      ->add_option("--connect-timeout", options.connect_timeout,
+                   "Seconds to resolve and connect to the server (then 504, or an RST)")
+      ->type_name("S")
+      ->capture_default_str();
+  command
+      ->add_option("--handshake-timeout", options.handshake_timeout,
+                   "Seconds for the TLS handshake (and a CONNECT head) before a `timeout` "
+                   "record; the relay goes on")
+      ->type_name("S")
+      ->capture_default_str();
+  command
+      ->add_option("--idle-timeout", options.idle_timeout,
+                   "Seconds without a byte either way before both sides are closed")
+      ->type_name("S")
+      ->capture_default_str();
+  command
+      ->add_option("--allow-dest", options.allow_dest,
+                   "CONNECT targets allowed: HOST:PORT, HOST:*, *.example.com:443, "
+                   "10.0.0.0/8:*, [::1]:*, * (repeat; default: any)")
+      ->type_name("RULE");
+  return command;
+}
+
+int run_proxy_command(const ProxyOptions& options) {
+  proxy::ProxyConfig config;
+  if (options.mode.empty()) {
+    config.mode = options.upstream.empty() ? proxy::Mode::connect : proxy::Mode::forward;
+  } else {
+    config.mode = options.mode == "forward" ? proxy::Mode::forward : proxy::Mode::connect;
+  }
+  if (config.mode == proxy::Mode::forward) {
+    if (options.upstream.empty()) return usage("--mode forward needs --upstream HOST:PORT");
+    config.upstream = proxy::parse_host_port(options.upstream);
+    if (!config.upstream)
+      return usage(fmt::format("--upstream: expected HOST:PORT, got \"{}\"", options.upstream));
+  } else if (!options.upstream.empty()) {
+    return usage("--upstream is for --mode forward; a CONNECT proxy's clients name the server");
+  }
+  for (const auto& text : options.listen) {
+    auto address = proxy::parse_listen_address(text);
+    if (!address)
+      return usage(fmt::format("--listen: expected IP:PORT or [IPv6]:PORT, got \"{}\"", text));
+    config.listen.push_back(*address);
+  }
+  for (const auto& text : options.allow_dest) {
+    auto rule = proxy::parse_destination_rule(text);
+    if (!rule)
+      return usage(fmt::format(
+          "--allow-dest: expected HOST:PORT, HOST:*, CIDR:PORT or *, got \"{}\"", text));
+    config.allow_dest.push_back(*rule);
+  }
+  if (!config.allow_dest.empty() && config.mode == proxy::Mode::forward)
+    return usage("--allow-dest is for --mode connect; forward mode has one destination");
+  for (auto [name, value] : {std::pair{"--connect-timeout", options.connect_timeout},
+                             {"--handshake-timeout", options.handshake_timeout},
+                             {"--idle-timeout", options.idle_timeout}}) {
+    if (!valid_timeout(value))
+      return usage(fmt::format("{} must be a positive number of seconds", name));
+  }
+  if (options.workers > kMaxWorkers)
+    return usage(fmt::format("--workers: at most {}", kMaxWorkers));
+  config.workers =
+      options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+  config.connect_timeout_s = options.connect_timeout;
+  config.handshake_timeout_s = options.handshake_timeout;
+  config.idle_timeout_s = options.idle_timeout;
+
+  std::string error;
+  auto records = log::AsyncWriter::open(options.log, error);
+  if (!records) {
+    fmt::print(stderr, "tlsglass: {}\n", error);
+    return 1;
+  }
+  log::AsyncWriter console(STDERR_FILENO, false, "stderr");
+  const log::ConsoleStyle style{log::wants_color(STDERR_FILENO)};
+
+  // Called on the worker threads; both writers only queue.
+  auto sink = [&](const trace::HandshakeRecord& record) {
+    records->write_line(log::to_json_line(record));
+    console.write_line(log::console_line(record, style));
+  };
+  const char* mode = config.mode == proxy::Mode::connect ? "connect" : "forward";
+  auto on_listening = [&](const std::vector<proxy::HostPort>& bound) {
+    std::string addresses;
+    for (const auto& address : bound) {
+      if (!addresses.empty()) addresses += ", ";
+      addresses += proxy::format_host_port(address);
+    }
+    // Integration tests wait for exactly this line.
+    fmt::print(stderr, "tlsglass: listening on {} ({} mode, {} workers)\n", addresses, mode,
+               config.workers);
+    std::fflush(stderr);
+  };
+  const int code = proxy::run_proxy(config, sink, on_listening);
+  records->close();
+  console.close();
+  return code;
+}
+
+}  // namespace tlsglass::cli

@@ -1,0 +1,377 @@
+// A connection's life: accept, the CONNECT head (connect mode), dialing the server, the
+// answers, the timer, the record, and the one teardown that closes everything.
+#include "tlsglass/proxy/connection.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "tlsglass/proxy/host_port.hpp"
+#include "tlsglass/proxy/worker.hpp"
+
+namespace tlsglass::proxy {
+
+using trace::CloseKind;
+using trace::Side;
+
+namespace {
+
+// After an error answer, or while a broken side's data drains to the other, the connection
+// waits this long for the peer before it closes anyway.
+constexpr std::uint64_t kLingerMs = 2000;
+
+std::uint64_t milliseconds(double seconds) {
+  return static_cast<std::uint64_t>(std::llround(std::max(seconds, 0.001) * 1000));
+}
+
+std::string seconds_text(double seconds) { return fmt::format("{:g} s", seconds); }
+
+}  // namespace
+
+trace::Timestamp now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+Connection::Connection(Worker& worker) : worker_(worker), dialer_(worker.loop(), *this) {
+  worker_.add(this);
+}
+
+Connection::~Connection() {
+  worker_.counters().active.fetch_sub(1, std::memory_order_relaxed);
+  worker_.remove(this);
+}
+
+void Connection::accept(Worker& worker, int fd) {
+  auto* connection = new Connection(worker);
+  worker.counters().active.fetch_add(1, std::memory_order_relaxed);
+  uv_tcp_init(worker.loop(), &connection->client_tcp_);
+  connection->client_tcp_.data = connection;
+  connection->open_handles_ = 1;
+  Peer& client = connection->peer(Side::client);
+  client.tcp = &connection->client_tcp_;
+  client.open = true;
+  if (uv_tcp_open(&connection->client_tcp_, fd) < 0) {
+    ::close(fd);
+    connection->teardown();  // no session yet: no record for a client never served
+    return;
+  }
+  worker.counters().accepted.fetch_add(1, std::memory_order_relaxed);
+  connection->start();
+}
+
+void Connection::start() {
+  uv_timer_init(worker_.loop(), &timer_);
+  timer_.data = this;
+  timer_open_ = true;
+  ++open_handles_;
+  uv_tcp_nodelay(&client_tcp_, 1);
+
+  const ProxyConfig& config = worker_.config();
+  trace::SessionConfig session;
+  session.conn = worker_.next_conn();
+  session.mode = config.mode == Mode::connect ? "connect" : "forward";
+  sockaddr_storage address{};
+  int length = sizeof address;
+  if (uv_tcp_getpeername(&client_tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0)
+    session.source = endpoint_of(reinterpret_cast<sockaddr*>(&address));
+  session_ = std::make_unique<trace::Session>(std::move(session));
+
+  if (config.mode == Mode::connect) {
+    request_ = std::make_unique<ConnectRequestReader>(config.max_request_head);
+    enter(Phase::request);
+    start_reading(Side::client);
+    return;
+  }
+  // Forward mode: the client is read once the server is there; until then the kernel holds
+  // what it sends.
+  dial(*config.upstream, nullptr);
+}
+
+Side Connection::side_of(const uv_stream_t* stream) const {
+  return stream == reinterpret_cast<const uv_stream_t*>(peers_[0].tcp) ? Side::client
+                                                                       : Side::server;
+}
+
+void Connection::enter(Phase phase) {
+  phase_ = phase;
+  phase_started_ = uv_now(worker_.loop());
+  arm_timer();
+}
+
+void Connection::read_request(tls::Bytes bytes) {
+  const ConnectHead head = request_->feed(bytes);
+  if (head.state == ConnectHead::State::need_more) return;
+  request_.reset();
+  if (head.state == ConnectHead::State::refused) {
+    answer(head.answer, head.reason);
+    return;
+  }
+  // The head is complete. Whatever came after it in this read is the start of the tunnel
+  // (a pipelined ClientHello): kept for the server, and the client is not read again until
+  // the server is connected.
+  stop_reading(Side::client);
+  pending_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(head.tunnel_offset), bytes.end());
+  target_ = head.target;
+  const auto& rules = worker_.config().allow_dest;
+  switch (check_destination(rules, target_.host, target_.port)) {
+    case RuleVerdict::allowed:
+      dial(target_, nullptr);
+      return;
+    case RuleVerdict::by_address:
+      dial(target_, &rules);
+      return;
+    case RuleVerdict::denied:
+      denied_ = true;
+      unreachable(Answer::forbidden,
+                  fmt::format("{} is not allowed by --allow-dest", format_host_port(target_)));
+      return;
+  }
+}
+
+void Connection::dial(const HostPort& target, const std::vector<DestinationRule>* address_rules) {
+  enter(Phase::dialing);
+  dialer_.dial(target, address_rules);  // may call back before it returns
+}
+
+void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) {
+  server_socket_ = socket;
+  socket->tcp.data = this;
+  ++open_handles_;
+  Peer& peer = this->peer(Side::server);
+  peer.tcp = &socket->tcp;
+  peer.open = true;
+
+  const ProxyConfig& config = worker_.config();
+  const HostPort& target = config.mode == Mode::connect ? target_ : *config.upstream;
+  std::optional<std::string> domain;
+  if (!parse_ip(target.host)) domain = target.host;
+  if (session_) session_->set_destination(server, domain);
+
+  last_activity_ = uv_now(worker_.loop());
+  handshake_due_ = last_activity_ + milliseconds(config.handshake_timeout_s);
+  enter(Phase::relaying);
+  if (config.mode == Mode::connect) {
+    answer(Answer::established);
+    if (closing()) return;
+    if (!pending_.empty()) forward(Side::server, pending_);
+    std::vector<std::uint8_t>().swap(pending_);
+    if (closing()) return;
+  }
+  start_reading(Side::client);
+  start_reading(Side::server);
+}
+
+void Connection::on_dial_failed(DialFailure failure) {
+  if (failure.kind == DialFailure::Kind::denied) denied_ = true;
+  unreachable(failure.kind == DialFailure::Kind::denied ? Answer::forbidden : Answer::bad_gateway,
+              failure.reason);
+}
+
+void Connection::dial_timed_out() {
+  const ProxyConfig& config = worker_.config();
+  const HostPort& target = config.mode == Mode::connect ? target_ : *config.upstream;
+  std::string reason;
+  if (dialer_.resolving()) {
+    reason = fmt::format("DNS lookup of {} did not finish within {}", target.host,
+                         seconds_text(config.connect_timeout_s));
+  } else {
+    reason = fmt::format("connect to {} timed out after {}", format_host_port(target),
+                         seconds_text(config.connect_timeout_s));
+    if (auto last = dialer_.last_tried())
+      reason += " (trying " + format_host_port({last->ip, last->port}) + ")";
+    if (!dialer_.attempts().empty()) reason += "; before that: " + dialer_.attempts();
+  }
+  dialer_.cancel();
+  unreachable(Answer::gateway_timeout, reason);
+}
+
+// The server could not be reached (or may not be): the record says upstream_unreachable and
+// why. A CONNECT client gets the answer; a forwarded client gets what a refused connection
+// gives it, an RST.
+void Connection::unreachable(Answer answer, const std::string& reason) {
+  if (session_) {
+    if (auto last = dialer_.last_tried(); last && answer != Answer::forbidden)
+      session_->set_destination(*last);
+  }
+  if (worker_.config().mode == Mode::connect) {
+    this->answer(answer, reason);
+    return;
+  }
+  if (session_) session_->on_upstream_unreachable(reason, now());
+  teardown(Side::client);
+}
+
+void Connection::answer(Answer answer, const std::string& reason) {
+  const std::string bytes = answer_bytes(answer, reason);
+  const tls::Bytes view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  // The answer is what the client's side of the wire shows coming from the server.
+  observe(Side::server, view);
+  forward(Side::client, view);
+  if (answer == Answer::established || closing()) return;
+
+  if (session_) {
+    if (answer == Answer::forbidden || answer == Answer::bad_gateway ||
+        answer == Answer::gateway_timeout) {
+      session_->on_upstream_unreachable(reason, now());
+    } else if (answer == Answer::request_timeout) {
+      session_->on_timeout(now());
+    }
+    settle_record();
+  }
+  // RFC 9112 §9.6: close after the answer, but read what the client still sends until its
+  // FIN, so that unread bytes do not turn our close into an RST that destroys the answer.
+  enter(Phase::answering);
+  shut_down_writes(Side::client);
+  if (!peer(Side::client).eof) start_reading(Side::client);
+}
+
+void Connection::arm_timer() {
+  if (closing()) return;
+  const ProxyConfig& config = worker_.config();
+  std::uint64_t due = 0;
+  switch (phase_) {
+    case Phase::request:
+      due = phase_started_ + milliseconds(config.handshake_timeout_s);
+      break;
+    case Phase::dialing:
+      due = phase_started_ + milliseconds(config.connect_timeout_s);
+      break;
+    case Phase::relaying:
+      due = last_activity_ + milliseconds(config.idle_timeout_s);
+      if (session_ && !handshake_timed_out_) due = std::min(due, handshake_due_);
+      break;
+    case Phase::answering:
+    case Phase::draining:
+      due = phase_started_ + kLingerMs;
+      break;
+    case Phase::closing:
+      return;
+  }
+  const std::uint64_t now_ms = uv_now(worker_.loop());
+  uv_timer_start(
+      &timer_, [](uv_timer_t* timer) { static_cast<Connection*>(timer->data)->on_timer(); },
+      due > now_ms ? due - now_ms : 0, 0);
+}
+
+void Connection::on_timer() {
+  const ProxyConfig& config = worker_.config();
+  const std::uint64_t now_ms = uv_now(worker_.loop());
+  switch (phase_) {
+    case Phase::request:
+      answer(Answer::request_timeout, fmt::format("no complete CONNECT request within {}",
+                                                  seconds_text(config.handshake_timeout_s)));
+      return;
+    case Phase::dialing:
+      dial_timed_out();
+      return;
+    case Phase::relaying:
+      if (session_ && !handshake_timed_out_ && now_ms >= handshake_due_) {
+        // DESIGN.md: a handshake still unfinished gets its `timeout` record; the relay goes
+        // on - giving up is the client's call.
+        handshake_timed_out_ = true;
+        session_->on_timeout(now());
+        settle_record();
+      }
+      if (now_ms >= last_activity_ + milliseconds(config.idle_timeout_s)) {
+        if (session_) session_->on_timeout(now());
+        teardown();
+        return;
+      }
+      arm_timer();
+      return;
+    case Phase::answering:
+      teardown();
+      return;
+    case Phase::draining:
+      teardown(drain_side_);
+      return;
+    case Phase::closing:
+      return;
+  }
+}
+
+void Connection::observe(Side from, tls::Bytes bytes) {
+  if (!session_ || !session_->wants_bytes()) return;
+  session_->on_bytes(from, bytes, now());
+  settle_record();
+}
+
+void Connection::note_close(Side by, CloseKind kind) {
+  Peer& peer = this->peer(by);
+  if (peer.close_noted) return;
+  peer.close_noted = true;
+  if (!session_) return;
+  session_->on_close(by, kind, now());
+  settle_record();
+}
+
+// The record goes to the sink exactly once: as soon as the outcome is known, or at the close.
+// The session is dropped with it: after the handshake the relay only moves bytes.
+void Connection::settle_record(bool final) {
+  if (!session_ || (!final && !session_->outcome_known())) return;
+  trace::HandshakeRecord record = session_->record();
+  session_.reset();
+  if (denied_) {
+    record.next_step =
+        fmt::format("tlsglass proxy --allow-dest {} ...  # to allow this destination",
+                    format_host_port(target_));
+  }
+  worker_.emit(record);
+}
+
+void Connection::shut_down() {
+  if (closing()) return;
+  if (session_ && phase_ == Phase::dialing) {
+    session_->on_upstream_unreachable("the proxy stopped before the server answered", now());
+  } else if (session_) {
+    session_->on_end_of_data(now());
+  }
+  teardown();
+}
+
+// The one close path. Every socket still open is closed here, with an RST for `reset`.
+void Connection::teardown(std::optional<Side> reset) {
+  if (closing()) return;
+  phase_ = Phase::closing;
+  dialer_.cancel();
+  settle_record(true);
+  close_peer(Side::client, reset == Side::client);
+  close_peer(Side::server, reset == Side::server);
+  if (timer_open_) {
+    timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+  }
+}
+
+void Connection::close_peer(Side side, bool reset) {
+  Peer& peer = this->peer(side);
+  if (!peer.open) return;
+  peer.open = false;
+  auto* handle = reinterpret_cast<uv_handle_t*>(peer.tcp);
+  if (reset) {
+    // uv_tcp_close_reset refuses a socket with a shutdown pending (UV_EINVAL, libuv 1.44);
+    // SO_LINGER {1, 0} on the descriptor gives the same RST on close (socket(7)).
+    if (uv_tcp_close_reset(peer.tcp, on_closed) == 0) return;
+    uv_os_fd_t fd;
+    if (uv_fileno(handle, &fd) == 0) {
+      const linger abort{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    }
+  }
+  uv_close(handle, on_closed);
+}
+
+void Connection::on_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self->server_socket_ &&
+      handle == reinterpret_cast<uv_handle_t*>(&self->server_socket_->tcp)) {
+    delete self->server_socket_;
+    self->server_socket_ = nullptr;
+  }
+  if (--self->open_handles_ == 0) delete self;
+}
+
+}  // namespace tlsglass::proxy

@@ -1,0 +1,209 @@
+#include "tlsglass/proxy/upstream.hpp"
+
+#include <fmt/format.h>
+#include <netdb.h>
+
+#include <cstring>
+
+#include "tlsglass/proxy/host_port.hpp"
+
+namespace tlsglass::proxy {
+
+namespace {
+
+// A name may resolve to many addresses; trying more than this only delays the answer.
+constexpr std::size_t kMaxAddresses = 16;
+
+std::optional<IpAddress> ip_of(const sockaddr_storage& address) {
+  IpAddress ip;
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    std::memcpy(ip.bytes.data(), &v4.sin_addr, 4);
+    return ip;
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    ip.v6 = true;
+    std::memcpy(ip.bytes.data(), &v6.sin6_addr, 16);
+    return ip;
+  }
+  return std::nullopt;
+}
+
+std::string endpoint_text(const sockaddr_storage& address) {
+  auto endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
+  if (!endpoint) return "?";
+  return format_host_port({endpoint->ip, endpoint->port});
+}
+
+// The socket's memory is freed only here, after libuv is done with it.
+void free_socket(uv_handle_t* handle) { delete static_cast<DialedSocket*>(handle->data); }
+
+}  // namespace
+
+std::string uv_error_words(int status) {
+  return fmt::format("{} ({})", uv_err_name(status), uv_strerror(status));
+}
+
+// The DNS request outlives a cancelled dialer: uv_cancel() cannot stop a lookup already
+// running on the thread pool, and its callback comes anyway (libuv: uv_cancel).
+struct Dialer::Lookup {
+  uv_getaddrinfo_t request;
+  Dialer* dialer = nullptr;
+};
+
+void Dialer::dial(const HostPort& target, const std::vector<DestinationRule>* address_rules) {
+  target_ = target;
+  rules_ = address_rules;
+  if (auto ip = parse_ip(target.host)) {  // an IP literal needs no lookup
+    sockaddr_storage address{};
+    if (ip->v6) {
+      uv_ip6_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in6*>(&address));
+    } else {
+      uv_ip4_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in*>(&address));
+    }
+    dial_addresses(target, {address});
+    return;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICSERV;  // no AI_ADDRCONFIG: a loopback-only host still gets ::1
+  auto* lookup = new Lookup;
+  lookup->request.data = lookup;
+  lookup->dialer = this;
+  const std::string port = std::to_string(target.port);
+  const int status = uv_getaddrinfo(loop_, &lookup->request, on_resolved, target.host.c_str(),
+                                    port.c_str(), &hints);
+  if (status < 0) {
+    delete lookup;
+    fail(DialFailure::Kind::dns,
+         fmt::format("cannot resolve {}: {}", target.host, uv_error_words(status)));
+    return;
+  }
+  lookup_ = lookup;
+}
+
+void Dialer::on_resolved(uv_getaddrinfo_t* request, int status, addrinfo* result) {
+  auto* lookup = static_cast<Lookup*>(request->data);
+  Dialer* self = lookup->dialer;
+  delete lookup;
+  if (!self) {  // cancelled while the lookup ran
+    uv_freeaddrinfo(result);
+    return;
+  }
+  self->lookup_ = nullptr;
+  if (status < 0) {
+    uv_freeaddrinfo(result);
+    self->fail(DialFailure::Kind::dns,
+               fmt::format("cannot resolve {}: {}", self->target_.host, uv_error_words(status)));
+    return;
+  }
+  std::string refused;
+  for (const addrinfo* entry = result; entry && self->addresses_.size() < kMaxAddresses;
+       entry = entry->ai_next) {
+    if (entry->ai_family != AF_INET && entry->ai_family != AF_INET6) continue;
+    sockaddr_storage address{};
+    std::memcpy(&address, entry->ai_addr, entry->ai_addrlen);
+    const auto ip = ip_of(address);
+    if (self->rules_ && ip && !address_allowed(*self->rules_, *ip, self->target_.port)) {
+      refused += (refused.empty() ? "" : ", ") + endpoint_text(address);
+      continue;
+    }
+    self->addresses_.push_back(address);
+  }
+  uv_freeaddrinfo(result);
+  if (self->addresses_.empty() && !refused.empty()) {
+    self->fail(DialFailure::Kind::denied,
+               fmt::format("{} resolves to {}, which --allow-dest does not allow",
+                           format_host_port(self->target_), refused));
+    return;
+  }
+  self->try_next();
+}
+
+void Dialer::dial_addresses(const HostPort& target, std::vector<sockaddr_storage> addresses) {
+  target_ = target;
+  addresses_ = std::move(addresses);
+  next_ = 0;
+  try_next();
+}
+
+void Dialer::try_next() {
+  // Each failed attempt's socket is closed and a fresh one made: a socket whose connect
+  // failed cannot be connected again (POSIX connect(): its state is unspecified).
+  while (next_ < addresses_.size()) {
+    const sockaddr_storage& address = addresses_[next_++];
+    last_tried_ = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
+    auto* socket = new DialedSocket;
+    socket->tcp.data = socket;
+    socket->connect.data = socket;
+    socket->dialer = this;
+    int status = uv_tcp_init(loop_, &socket->tcp);
+    if (status < 0) {  // nothing to close: the handle never existed
+      delete socket;
+      note_attempt(address, status);
+      continue;
+    }
+    uv_tcp_nodelay(&socket->tcp, 1);
+    status = uv_tcp_connect(&socket->connect, &socket->tcp,
+                            reinterpret_cast<const sockaddr*>(&address), on_connected);
+    if (status < 0) {  // e.g. EMFILE: no socket for it
+      note_attempt(address, status);
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
+      continue;
+    }
+    attempt_ = socket;
+    return;
+  }
+  if (addresses_.empty()) {
+    fail(DialFailure::Kind::dns, fmt::format("{} has no IPv4 or IPv6 address", target_.host));
+    return;
+  }
+  fail(DialFailure::Kind::connect,
+       fmt::format("cannot connect to {}: {}", format_host_port(target_), attempts_));
+}
+
+void Dialer::on_connected(uv_connect_t* request, int status) {
+  auto* socket = static_cast<DialedSocket*>(request->data);
+  Dialer* self = socket->dialer;
+  if (!self) return;  // cancelled: the close already under way frees the socket
+  self->attempt_ = nullptr;
+  const sockaddr_storage& address = self->addresses_[self->next_ - 1];
+  if (status < 0) {
+    self->note_attempt(address, status);
+    uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
+    self->try_next();
+    return;
+  }
+  socket->dialer = nullptr;
+  const auto peer = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
+  self->events_.on_dialed(socket, peer.value_or(trace::Endpoint{}));
+}
+
+void Dialer::note_attempt(const sockaddr_storage& address, int status) {
+  if (!attempts_.empty()) attempts_ += "; ";
+  attempts_ += endpoint_text(address) + " " + uv_error_words(status);
+}
+
+void Dialer::fail(DialFailure::Kind kind, std::string reason) {
+  events_.on_dial_failed({kind, std::move(reason)});
+}
+
+void Dialer::cancel() {
+  if (lookup_) {
+    lookup_->dialer = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t*>(&lookup_->request));
+    lookup_ = nullptr;
+  }
+  if (attempt_) {
+    // The pending connect is called back with UV_ECANCELED before the close callback
+    // (libuv: uv_close cancels a handle's requests); on_connected ignores it.
+    attempt_->dialer = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&attempt_->tcp), free_socket);
+    attempt_ = nullptr;
+  }
+}
+
+}  // namespace tlsglass::proxy
