@@ -32,7 +32,7 @@ struct KeyShareEntry {
 };
 
 struct ClientHello {
-  bool sslv2 = false;                  // SSLv2-format CLIENT-HELLO (RFC 6101 appendix E.2)
+  bool sslv2 = false;                  // SSLv2-format CLIENT-HELLO (RFC 5246 appendix E.2)
   std::uint16_t legacy_version = 0;
   std::array<std::uint8_t, 32> random{};  // SSLv2: challenge, right-aligned
   std::vector<std::uint8_t> session_id;
@@ -99,7 +99,7 @@ struct ServerHello {
 ClientHello parse_client_hello(Bytes body);
 ServerHello parse_server_hello(Bytes body);
 
-// SSLv2 messages: `body` starts after the 1-byte message type (RFC 6101 appendix E.2 and the
+// SSLv2 messages: `body` starts after the 1-byte message type (RFC 5246 appendix E.2 and the
 // SSL 2.0 draft). CLIENT-HELLO: version, cipher_specs_length, session_id_length,
 // challenge_length, then the three fields. SERVER-HELLO: session_id_hit, certificate_type,
 // version, certificate_length, cipher_specs_length, connection_id_length, then the fields.
