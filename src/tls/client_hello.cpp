@@ -15,31 +15,20 @@
 #include "tlsglass/tls/byte_reader.hpp"
 #include "tlsglass/tls/hello.hpp"
 #include "tlsglass/tls/types.hpp"
+#include "hello_reading.hpp"
 
 namespace tlsglass::tls {
 namespace {
 
-// draft-ietf-tls-tls13 numbered key_share 40 until -23 moved it to 51; TLS 1.3 draft captures
-// carry it, and Wireshark decodes it as a key share too.
-constexpr std::uint16_t kKeyShareDraft = 40;
+using namespace hello_reading;
 
-void fail(ClientHello& hello, HelloError error, std::uint16_t extension = 0) {
-  if (hello.error != HelloError::none) return;  // the first error is the one reported
-  hello.error = error;
-  hello.error_extension = extension;
-}
+
 
 // Keeps the first problem a decoder meets while it goes on decoding.
 void note(HelloError& found, HelloError error) {
   if (found == HelloError::none) found = error;
 }
 
-// What is left in an extension after its last field (RFC 8446 §4.2: the body is exactly the
-// structure its type defines).
-HelloError finish(const ByteReader& data, HelloError found) {
-  if (found == HelloError::none && !data.empty()) return HelloError::trailing_bytes;
-  return found;
-}
 
 std::string text(const ByteReader& bytes) {
   const Bytes raw = bytes.rest();
@@ -48,19 +37,7 @@ std::string text(const ByteReader& bytes) {
 
 // ---- The fields before the extensions ----
 
-// A vector of the message itself (RFC 8446 §3.4). When the message ends inside it, the bytes
-// that are there come back with `cut` set: a hello cut short by a capture or a buffering cap
-// still shows its leading fields.
-struct MessageVector {
-  ByteReader items;
-  bool cut;
-};
 
-std::optional<MessageVector> message_vector(ByteReader& in, std::optional<std::uint16_t> length) {
-  if (!length) return std::nullopt;
-  const bool cut = *length > in.remaining();
-  return MessageVector{ByteReader(*in.take(cut ? in.remaining() : *length)), cut};
-}
 
 // legacy_version, random, legacy_session_id<0..32>, cipher_suites<2..2^16-2>,
 // legacy_compression_methods<1..2^8-1>. False when the message ends among them.

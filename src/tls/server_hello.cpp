@@ -12,9 +12,12 @@
 #include "tlsglass/tls/byte_reader.hpp"
 #include "tlsglass/tls/hello.hpp"
 #include "tlsglass/tls/types.hpp"
+#include "hello_reading.hpp"
 
 namespace tlsglass::tls {
 namespace {
+
+using namespace hello_reading;
 
 // RFC 8446 §4.1.3: a HelloRetryRequest is a ServerHello whose random is SHA-256 of
 // "HelloRetryRequest".
@@ -23,8 +26,6 @@ constexpr std::array<std::uint8_t, 32> kHelloRetryRequestRandom{
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 };
 
-// draft-ietf-tls-tls13 numbered key_share 40 until -23 moved it to 51.
-constexpr std::uint16_t kKeyShareDraft = 40;
 
 // draft-ietf-tls-tls13 up to -21 put the version in ServerHello.version, 0x0304 as written or
 // 0x7fNN for draft NN as implementations sent it, and had neither legacy_session_id_echo nor
@@ -34,29 +35,9 @@ constexpr bool is_early_tls13_draft(std::uint16_t version) {
   return version == version::tls13 || ((version >> 8) == 0x7f && (version & 0xff) < 22);
 }
 
-void fail(ServerHello& hello, HelloError error, std::uint16_t extension = 0) {
-  if (hello.error != HelloError::none) return;  // the first error is the one reported
-  hello.error = error;
-  hello.error_extension = extension;
-}
 
-HelloError finish(const ByteReader& data, HelloError found) {
-  if (found == HelloError::none && !data.empty()) return HelloError::trailing_bytes;
-  return found;
-}
 
-// A vector of the message itself; when the message ends inside it, what is there comes back
-// with `cut` set (see client_hello.cpp).
-struct MessageVector {
-  ByteReader items;
-  bool cut;
-};
 
-std::optional<MessageVector> message_vector(ByteReader& in, std::optional<std::uint16_t> length) {
-  if (!length) return std::nullopt;
-  const bool cut = *length > in.remaining();
-  return MessageVector{ByteReader(*in.take(cut ? in.remaining() : *length)), cut};
-}
 
 // legacy_version, random, legacy_session_id_echo<0..32>, cipher_suite,
 // legacy_compression_method. False when the message ends among them.
