@@ -68,6 +68,34 @@ def debian_package(program):
             "ip": "iproute2", "unshare": "util-linux"}.get(program, program)
 
 
+def sanitized():
+    """Whether TLSGLASS_BIN is built with ASan/TSan/MSan: its RSS then says nothing about the
+    proxy's own memory (shadow memory, quarantine of freed blocks), so memory bounds are not
+    asserted (fds, records and exit codes still are)."""
+    if not BIN or not os.path.exists(BIN):
+        return False
+    global _SANITIZED
+    if _SANITIZED is None:
+        with open(BIN, "rb") as f:
+            data = f.read()
+        _SANITIZED = any(m in data for m in (b"__asan_init", b"__tsan_init", b"__msan_init"))
+    return _SANITIZED
+
+
+_SANITIZED = None
+
+
+def ubsan_vptr():
+    """Whether TLSGLASS_BIN has UBSan's vptr check. That check validates a vtable by writing it
+    to a pipe, which fails when the process has no free fd: it then reports "invalid vptr" (a
+    false positive) and, with halt_on_error, kills the proxy. Tests that exhaust the proxy's fds
+    cannot run on such a build."""
+    if not BIN or not os.path.exists(BIN):
+        return False
+    with open(BIN, "rb") as f:
+        return b"__ubsan_handle_dynamic_type_cache_miss" in f.read()
+
+
 def need_tlsglass():
     if not BIN or not os.path.exists(BIN):
         raise unittest.SkipTest(f"TLSGLASS_BIN={BIN!r} does not exist: build tlsglass first")
@@ -155,10 +183,37 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.05)
 
 
+# ------------------------------------------------------- what to clean up even when killed
+# Processes (their process groups) and temp dirs this program started. A test's own cleanups
+# normally take care of them; this is for a program stopped from outside (meson's timeout sends
+# SIGTERM, Ctrl-C sends SIGINT), when unittest's cleanups never run.
+_CHILD_GROUPS = set()
+_TEMP_DIRS = set()
+
+
+def _kill_everything():
+    for pgid in list(_CHILD_GROUPS):
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
+    for path in list(_TEMP_DIRS):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _on_signal(signum, frame):
+    _kill_everything()
+    os._exit(128 + signum)
+
+
+atexit.register(_kill_everything)
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
 # -------------------------------------------------------------------------------- temp dirs
 def make_tmp(testcase=None, prefix="tlsglass-ptest-"):
     """A temp dir removed at the end of the test (or of the program)."""
     path = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    _TEMP_DIRS.add(str(path))
     if testcase is not None:
         testcase.addCleanup(shutil.rmtree, path, ignore_errors=True)
     else:
@@ -237,6 +292,7 @@ class Process:
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      preexec_fn=preexec_fn)
         self.pid = self.proc.pid
+        _CHILD_GROUPS.add(self.pid)
 
     def output(self):
         return tail(self.log_path, 1 << 20)
@@ -254,10 +310,10 @@ class Process:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        else:
-            # The leader is gone; make sure nothing of its group (nginx workers) stays behind.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        # Nothing of its group (nginx workers) may stay behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        _CHILD_GROUPS.discard(self.pid)
         self._log.close()
         return self.proc.returncode
 
@@ -333,6 +389,7 @@ class Proxy:
                                      stdout=subprocess.DEVNULL, stderr=self._stderr,
                                      env=self.env, start_new_session=True,
                                      preexec_fn=self._preexec)
+        _CHILD_GROUPS.add(self.proc.pid)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             for line in self.stderr_lines():
@@ -415,6 +472,7 @@ class Proxy:
                 raise AssertionError(f"tlsglass proxy still running {STOP_TIMEOUT:.0f} s after "
                                      f"{signal.Signals(sig).name}\n{self.stderr()[-2000:]}")
         self.returncode = self.proc.returncode
+        _CHILD_GROUPS.discard(self.proc.pid)
         self._stderr.close()
         return self.returncode
 
@@ -423,6 +481,8 @@ class Proxy:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        if self.proc is not None:
+            _CHILD_GROUPS.discard(self.proc.pid)
         with contextlib.suppress(Exception):
             self._stderr.close()
 
@@ -1000,3 +1060,67 @@ class NetNs:
 
     def stop(self):
         self.proc.stop(signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------- a many-client echo
+class EchoServer:
+    """A plain TCP echo server on 127.0.0.1 for thousands of connections at once (one thread,
+    selectors). Counts connections accepted and currently open."""
+
+    def __init__(self, backlog=4096):
+        import selectors
+        self.sel = selectors.DefaultSelector()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.listen(backlog)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.accepted = 0
+        self.open = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import selectors
+        while not self._stop:
+            for key, _ in self.sel.select(0.2):
+                s = key.fileobj
+                if s is self.sock:
+                    while True:
+                        try:
+                            conn, _ = self.sock.accept()
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        except OSError:
+                            time.sleep(0.05)  # EMFILE: try again later
+                            break
+                        conn.setblocking(False)
+                        self.sel.register(conn, selectors.EVENT_READ)
+                        self.accepted += 1
+                        self.open += 1
+                    continue
+                try:
+                    data = s.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    try:
+                        s.sendall(data)  # small messages: the send buffer has room
+                    except OSError:
+                        data = b""
+                if not data:
+                    self.sel.unregister(s)
+                    s.close()
+                    self.open -= 1
+        for key in list(self.sel.get_map().values()):
+            with contextlib.suppress(OSError):
+                key.fileobj.close()
+
+    def close(self):
+        self._stop = True
+        self._thread.join(5)
