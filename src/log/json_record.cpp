@@ -158,6 +158,22 @@ Json tlsglass_json(const trace::HandshakeRecord& record) {
     if (!chain.empty()) out["certificates"] = std::move(chain);
     if (record.server.certificate_request) out["client_certificate_requested"] = true;
   }
+  if (record.certificate_source) {
+    out["certificate_source"] =
+        *record.certificate_source == trace::CertificateSource::wire ? "wire" : "probe";
+  }
+  if (record.probe) {
+    const trace::ProbeSummary& probe = *record.probe;
+    Json probed;
+    probed["@timestamp"] = iso8601(probe.at);
+    if (probe.error) probed["error"] = valid_utf8(*probe.error);
+    if (probe.version) probed["version"] = tls::version_name(*probe.version);
+    if (probe.covers_sni) probed["covers_sni"] = *probe.covers_sni;
+    if (probe.trusted) probed["trusted"] = *probe.trusted;
+    if (!probe.verify_error.empty()) probed["verify_error"] = valid_utf8(probe.verify_error);
+    probed["chain_used"] = probe.chain_used;
+    out["probe"] = std::move(probed);
+  }
   if (record.prelude) {
     out["prelude"] = {{"kind", *record.prelude},
                       {"client_bytes", record.prelude_bytes_client},

@@ -121,6 +121,10 @@ class Session::Impl {
   bool wants_bytes() const;
   std::optional<Side> expected_sender() const;
   HandshakeRecord record() const;
+  void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
+  bool wants_certificate_probe() const {
+    return !probe_ && outcome_known() && certificate_probe_helps(evidence_, record_);
+  }
 
  private:
   // Receives one side's record-layer events.
@@ -194,6 +198,7 @@ class Session::Impl {
   Timestamp now_{};
   std::vector<std::string> read_items_;  // what the current read completed
   std::size_t read_items_dropped_ = 0;
+  std::optional<CertificateProbe> probe_;
 };
 
 void Session::Impl::touch(Timestamp at) {
@@ -692,6 +697,7 @@ void Session::Impl::on_timeout(Timestamp at) {
   touch(at);
   stop_quoting();
   evidence_.timed_out = true;
+  if (!evidence_.timed_out_at) evidence_.timed_out_at = at;
   add_timeline(expected_sender().value_or(Side::server), at, "timeout", true);
 }
 
@@ -749,7 +755,41 @@ HandshakeRecord Session::Impl::record() const {
                           *evidence_.last_event_at - record_.timestamp)
                           .count();
   }
-  decide(evidence_, out);
+  if (!out.server.chain.empty()) out.certificate_source = CertificateSource::wire;
+  Evidence evidence = evidence_;
+  if (probe_) {
+    evidence.probe = probe_;
+    ProbeSummary& summary = out.probe.emplace();
+    summary.at = probe_->at;
+    summary.error = probe_->error;
+    summary.version = probe_->version;
+    summary.covers_sni = probe_->covers_sni;
+    summary.trusted = probe_->trusted;
+    summary.verify_error = probe_->verify_error;
+    // The wire's own chain wins: the probe's is what the server showed the proxy, later.
+    if (out.server.chain.empty() && !probe_->chain.empty()) {
+      out.server.chain = probe_->chain;
+      out.certificate_source = CertificateSource::probe;
+      summary.chain_used = true;
+      // The verdict judges the probed chain as it judges a chain seen in clear: against the
+      // time it was fetched, with the probe's own host name check.
+      evidence.certificate_at = probe_->at;
+      evidence.leaf_covers_sni = probe_->covers_sni;
+    }
+  }
+  HelloHistory* history = config_.history;
+  if (history && out.destination && out.client_hello_seen && evidence_.client_hello_at) {
+    auto previous = history->last_ok(*out.destination);
+    if (previous && previous->at < *evidence_.client_hello_at && previous->conn != out.conn)
+      evidence.previous_ok = std::move(previous);
+  }
+  decide(evidence, out);
+  if (history && out.cause == Cause::ok && out.destination && out.client_hello_seen &&
+      !out.client.ja4.empty()) {
+    HelloShape shape = hello_shape(out);
+    shape.at = *evidence_.client_hello_at;
+    history->remember_ok(*out.destination, std::move(shape));
+  }
   return out;
 }
 
@@ -765,6 +805,10 @@ void Session::on_upstream_unreachable(std::string reason, Timestamp at) {
 void Session::set_destination(Endpoint destination, std::optional<std::string> domain) {
   impl_->set_destination(std::move(destination), std::move(domain));
 }
+void Session::on_certificate_probe(CertificateProbe probe) {
+  impl_->on_certificate_probe(std::move(probe));
+}
+bool Session::wants_certificate_probe() const { return impl_->wants_certificate_probe(); }
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }

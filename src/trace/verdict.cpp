@@ -104,9 +104,38 @@ std::string day(std::chrono::sys_seconds at) {
   return fmt::format("{:%Y-%m-%d}", std::chrono::floor<std::chrono::days>(at));
 }
 
-// The certificate's own evidence, read in clear (TLS <=1.2), against the time it was seen.
+std::optional<Cause> leaf_cause(const Evidence& evidence, HandshakeRecord& record);
+
+// The certificate's own evidence, read in clear (TLS <=1.2) or fetched by --probe-certs, against
+// the time it was seen.
 std::optional<Cause> certificate_cause(const Evidence& evidence, HandshakeRecord& record) {
   if (record.server.chain.empty()) return std::nullopt;
+  const std::optional<Cause> cause = leaf_cause(evidence, record);
+  if (cause && record.certificate_source == CertificateSource::probe) {
+    record.explanation = "--probe-certs fetched the chain: " + record.explanation;
+  }
+  return cause;
+}
+
+// What --probe-certs adds when the leaf's dates and names are fine: whether the chain verifies
+// against this host's trust store (a hint: the client may trust a private CA), or why the
+// probe got no chain.
+std::string probe_words(const Evidence& evidence) {
+  if (!evidence.probe) return {};
+  const CertificateProbe& probe = *evidence.probe;
+  if (probe.error) return fmt::format("; --probe-certs got no chain ({})", *probe.error);
+  if (probe.trusted == false) {
+    return fmt::format(
+        "; --probe-certs fetched the chain: dates and names are fine, but it does not verify "
+        "against this host's trust store ({})",
+        probe.verify_error.empty() ? "verification failed" : probe.verify_error);
+  }
+  return "; --probe-certs fetched the chain: dates, names and trust all check out here, so the "
+         "client rejected something else (its own trust store, a pinned key, a client "
+         "certificate)";
+}
+
+std::optional<Cause> leaf_cause(const Evidence& evidence, HandshakeRecord& record) {
   const CertificateSummary& leaf = record.server.chain.front();
   const auto seen = std::chrono::floor<std::chrono::seconds>(
       evidence.certificate_at.value_or(record.timestamp));
@@ -136,6 +165,75 @@ std::optional<Cause> certificate_cause(const Evidence& evidence, HandshakeRecord
     return Cause::hostname_mismatch;
   }
   return std::nullopt;
+}
+
+// TLS 1.3: the client answered the server's encrypted flight with only short records (an
+// encrypted alert) or nothing, then closed. The certificate was encrypted.
+bool client_aborted_13(const Evidence& evidence, const HandshakeRecord& record) {
+  return evidence.tls13 && !record.established && evidence.server_encrypted_flight > 0 &&
+         !evidence.client_finished && (evidence.first_close_at || evidence.end_of_data) &&
+         (record.closed_by == Side::client || !evidence.client_post_flight_lengths.empty());
+}
+
+// TLS 1.3 (or a chain from --probe-certs): the handshake completed and the client closed
+// without a request - curl's host name check looks like this.
+bool client_closed_unused(const Evidence& evidence, const HandshakeRecord& record) {
+  return record.established && !evidence.client_sent_data && evidence.first_close_at &&
+         record.closed_by == Side::client;
+}
+
+std::string ms_words(double ms) {
+  return ms >= 2000 ? fmt::format("{:.1f} s", ms / 1000) : fmt::format("{:.1f} ms", ms);
+}
+
+// A reset or silence right after the ClientHello, compared with the last hello to this server
+// that worked (HelloHistory) and with the hello's own framing. Returns words to append; may
+// replace next_step.
+std::string hello_words(const Evidence& evidence, HandshakeRecord& record) {
+  std::string words;
+  const ClientSide& client = record.client;
+  if (evidence.previous_ok && evidence.client_hello_at) {
+    const HelloShape& ok = *evidence.previous_ok;
+    const double ago = std::chrono::duration<double, std::milli>(*evidence.client_hello_at - ok.at).count();
+    const std::string ok_name = ok.server_name.value_or("no SNI");
+    if (ok.ja4 == client.ja4 && ok.server_name != client.server_name) {
+      words += fmt::format(
+          "; {} earlier a ClientHello of the same shape (JA4 {}) with SNI {} completed to this "
+          "server: only the SNI differs - the signature of a middlebox filtering on SNI",
+          ms_words(ago), ok.ja4, ok_name);
+      if (client.server_name && ok.server_name) {
+        record.next_step = fmt::format(
+            "{}  # then -servername {}: a reset only for {} means SNI filtering on the path",
+            s_client(record), *ok.server_name, *client.server_name);
+      }
+    } else if (ok.ja4 == client.ja4) {
+      words += fmt::format(
+          "; the same ClientHello (JA4 {}, SNI {}) completed to this server {} earlier: the "
+          "server or the path changed, or fails intermittently",
+          ok.ja4, ok_name, ms_words(ago));
+    } else {
+      words += fmt::format(
+          "; a different ClientHello to this server completed {} earlier (JA4 {} with SNI {}, {} "
+          "bytes; this one JA4 {}, {} bytes): the server or a middlebox refuses something in "
+          "this hello",
+          ms_words(ago), ok.ja4, ok_name, ok.hello_bytes, client.ja4, client.hello_bytes);
+    }
+  }
+  const bool spanned = client.hello_records > 1 || client.hello_reads > 1;
+  if (spanned && record.stage <= Stage::client_hello) {
+    std::vector<std::string> parts;
+    if (client.hello_records > 1) parts.push_back(fmt::format("{} TLS records", client.hello_records));
+    if (client.hello_reads > 1) parts.push_back(fmt::format("{} TCP reads", client.hello_reads));
+    words += fmt::format(
+        "; the ClientHello ({} bytes) spanned {}: servers and middleboxes that break on a hello "
+        "larger than one packet fail this way (post-quantum key shares made such hellos common)",
+        client.hello_bytes, join(parts, " and "));
+    record.next_step = fmt::format(
+        "tlsglass replay {} --to {} --split single  # does the same hello in one segment get an "
+        "answer?",
+        record.capture.value_or("CAPTURE.pcap"), target(record));
+  }
+  return words;
 }
 
 void decide_alert(const Evidence& evidence, HandshakeRecord& record, const AlertSeen& fatal) {
@@ -208,7 +306,14 @@ void decide_alert(const Evidence& evidence, HandshakeRecord& record, const Alert
       case alert::certificate_expired:
         record.cause = Cause::cert_expired;
         record.inferred = record.server.chain.empty();
-        record.explanation = "client rejected the server's certificate as expired (alert certificate_expired)";
+        record.explanation =
+            std::string("client rejected the server's certificate as expired (alert "
+                        "certificate_expired)") +
+            (record.server.chain.empty()
+                 ? (evidence.probe ? probe_words(evidence)
+                                   : " - the certificate was encrypted (TLS1.3); --probe-certs "
+                                     "fetches it to show the dates")
+                 : "");
         record.next_step = s_client(record) + " | openssl x509 -noout -dates";
         return;
       case alert::unknown_ca:
@@ -220,8 +325,11 @@ void decide_alert(const Evidence& evidence, HandshakeRecord& record, const Alert
         record.explanation = fmt::format(
             "client rejected the server's certificate chain ({}){}", alert_words(fatal),
             record.server.chain.empty()
-                ? " - the certificate was encrypted (TLS1.3); --probe-certs fetches it"
+                ? (evidence.probe ? ""
+                                  : " - the certificate was encrypted (TLS1.3); --probe-certs "
+                                    "fetches it")
                 : fmt::format("; issuer {}", record.server.chain.front().issuer));
+        if (evidence.probe) record.explanation += probe_words(evidence);
         record.next_step = s_client(record, "-verify_return_error") +
                            "  # verify against the client's trust store";
         return;
@@ -265,6 +373,27 @@ bool outcome_known(const Evidence& evidence, const HandshakeRecord& record) {
   // the connection before calling it good, unless the certificate was seen and fits.
   if (evidence.client_sent_data) return true;
   return !evidence.tls13 && evidence.leaf_covers_sni != false && !record.server.chain.empty();
+}
+
+bool certificate_probe_helps(const Evidence& evidence, const HandshakeRecord& record) {
+  if (!evidence.tls13 || !record.server.chain.empty() || evidence.upstream_failure) return false;
+  if (client_aborted_13(evidence, record) || client_closed_unused(evidence, record)) return true;
+  // An OpenSSL TLS 1.3 client rejects the certificate with an alert in clear.
+  if (evidence.first_fatal_alert && *evidence.first_fatal_alert < record.alerts.size()) {
+    const AlertSeen& fatal = record.alerts[*evidence.first_fatal_alert];
+    if (fatal.from != Side::client || !record.server_hello_seen) return false;
+    switch (fatal.description) {
+      case alert::bad_certificate:
+      case alert::unsupported_certificate:
+      case alert::certificate_expired:
+      case alert::certificate_unknown:
+      case alert::unknown_ca:
+        return true;
+      default:
+        return false;
+    }
+  }
+  return false;
 }
 
 void decide(const Evidence& evidence, HandshakeRecord& record) {
@@ -321,8 +450,10 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
         !record.alerts.empty() && record.alerts.front().from == Side::client;
     const bool client_gave_up =
         (closed && record.closed_by == Side::client) || client_alerted_first;
-    if (!evidence.client_sent_data && client_gave_up && !evidence.tls13) {
+    const bool chain_probed = record.certificate_source == CertificateSource::probe;
+    if (!evidence.client_sent_data && client_gave_up && (!evidence.tls13 || chain_probed)) {
       if (auto cause = certificate_cause(evidence, record)) {
+        record.inferred = evidence.tls13;
         record.cause = *cause;
         record.explanation += "; the handshake completed, then the client closed without sending "
                               "a request (it checked the certificate after the handshake)";
@@ -339,22 +470,17 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
         record.closed_by == Side::client) {
       record.explanation +=
           "; the client then closed without sending data - if it reported an error, it rejected "
-          "the certificate after the handshake (e.g. curl's host name check); --probe-certs "
-          "fetches it";
+          "the certificate after the handshake (e.g. curl's host name check)";
+      record.explanation += evidence.probe ? probe_words(evidence) : "; --probe-certs fetches it";
       record.next_step = s_client(record) + " | openssl x509 -noout -dates -subject -ext subjectAltName";
     }
     return;
   }
 
-  // TLS 1.3: the client answered the server's encrypted flight with only short records (an
-  // encrypted alert) or nothing, then closed. The certificate was encrypted: inferred.
-  const bool client_aborted_13 =
-      evidence.tls13 && evidence.server_encrypted_flight > 0 && !evidence.client_finished &&
-      (closed || evidence.end_of_data) &&
-      (record.closed_by == Side::client || !evidence.client_post_flight_lengths.empty());
-  if (client_aborted_13) {
+  // The client rejected the server's encrypted flight: which check failed is inferred, from
+  // the probe's chain when --probe-certs fetched one.
+  if (client_aborted_13(evidence, record)) {
     record.inferred = true;
-    record.cause = record.client.server_name ? Cause::alert_other : Cause::no_sni;
     const std::string how =
         evidence.client_post_flight_lengths.empty()
             ? "closed the connection without a word"
@@ -367,12 +493,28 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
       alert.record_length = evidence.client_post_flight_lengths.front();
       record.alerts.push_back(alert);
     }
+    record.next_step = s_client(record, "-tls1_3") + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+    if (auto cause = certificate_cause(evidence, record)) {
+      record.cause = *cause;
+      record.explanation = fmt::format("client {} right after the server's encrypted flight; {}",
+                                       how, record.explanation);
+      return;
+    }
+    if (evidence.probe && evidence.probe->trusted == false && !evidence.probe->error) {
+      record.cause = Cause::untrusted_cert;
+      record.explanation = fmt::format(
+          "client {} right after the server's encrypted flight{}", how, probe_words(evidence));
+      record.next_step = s_client(record, "-tls1_3 -verify_return_error") +
+                         "  # verify against the client's trust store";
+      return;
+    }
+    record.cause = record.client.server_name ? Cause::alert_other : Cause::no_sni;
     record.explanation = fmt::format(
         "client {} right after the server's encrypted flight: it most likely rejected the "
-        "server's certificate{} (TLS1.3 encrypts it); --probe-certs fetches the chain to tell "
-        "which check failed",
-        how, record.client.server_name ? "" : " (it sent no SNI, so it got the default one)");
-    record.next_step = s_client(record, "-tls1_3") + " | openssl x509 -noout -dates -subject -ext subjectAltName";
+        "server's certificate{} (TLS1.3 encrypts it){}",
+        how, record.client.server_name ? "" : " (it sent no SNI, so it got the default one)",
+        evidence.probe ? probe_words(evidence)
+                       : "; --probe-certs fetches the chain to tell which check failed");
     return;
   }
 
@@ -397,15 +539,25 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
             ? ": a server, load balancer or middlebox refused this ClientHello"
             : "");
     record.next_step = s_client(record, "-msg");
+    if (by == Side::server && record.stage <= Stage::client_hello)
+      record.explanation += hello_words(evidence, record);
     return;
   }
 
   if (evidence.timed_out) {
     record.cause = Cause::timeout;
-    record.explanation = record.stage <= Stage::client_hello
-                             ? "no answer to the ClientHello before the timeout"
-                             : fmt::format("the handshake stalled {}", stage_words(record.stage));
+    const double waited =
+        evidence.timed_out_at ? ms_since_hello(evidence, *evidence.timed_out_at) : 0;
+    record.explanation =
+        record.stage <= Stage::client_hello
+            ? fmt::format("{} accepted the connection but sent nothing in {} after the "
+                          "ClientHello: a silent server, or a middlebox dropping the hello",
+                          record.destination ? "server" : "the peer", ms_words(waited))
+            : fmt::format("the handshake stalled {} ({} waited)", stage_words(record.stage),
+                          ms_words(waited));
     record.next_step = s_client(record, "-msg");
+    if (record.stage <= Stage::client_hello && record.client_hello_seen)
+      record.explanation += hello_words(evidence, record);
     return;
   }
 

@@ -70,8 +70,29 @@ std::vector<Fixture> load_fixtures() {
   return fixtures;
 }
 
+namespace {
+
+void feed(const Fixture& fixture, std::size_t split, trace::Session& session);
+
+}  // namespace
+
 trace::HandshakeRecord replay(const Fixture& fixture, std::size_t split) {
   trace::Session session({});
+  feed(fixture, split, session);
+  return session.record();
+}
+
+trace::HandshakeRecord replay(const Fixture& fixture, trace::SessionConfig config,
+                              const std::function<void(trace::Session&)>& before_record) {
+  trace::Session session(std::move(config));
+  feed(fixture, 0, session);
+  if (before_record) before_record(session);
+  return session.record();
+}
+
+namespace {
+
+void feed(const Fixture& fixture, std::size_t split, trace::Session& session) {
   const trace::Timestamp epoch = fixture_epoch();
   for (const auto& event : fixture.transcript) {
     const auto at = epoch + std::chrono::microseconds(static_cast<std::int64_t>(event.ms * 1000));
@@ -88,7 +109,8 @@ trace::HandshakeRecord replay(const Fixture& fixture, std::size_t split) {
       session.on_bytes(event.from, tls::Bytes(event.bytes).subspan(pos, n), at);
     }
   }
-  return session.record();
 }
+
+}  // namespace
 
 }  // namespace tlsglass::test

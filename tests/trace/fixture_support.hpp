@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ Fixture load_fixture(const std::string& name);
 // Replays the transcript into a fresh session; `split` re-cuts every payload into pieces of
 // at most that many bytes (0: as captured).
 trace::HandshakeRecord replay(const Fixture& fixture, std::size_t split = 0);
+// The same into a session of the given config; `before_record` runs after the last event.
+trace::HandshakeRecord replay(const Fixture& fixture, trace::SessionConfig config,
+                              const std::function<void(trace::Session&)>& before_record);
 
 // Timestamp of the fixture's first event (a fixed epoch: the recording's own time is not kept).
 trace::Timestamp fixture_epoch();

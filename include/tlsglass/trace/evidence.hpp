@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "tlsglass/trace/certificate_probe.hpp"
 #include "tlsglass/trace/handshake_record.hpp"
+#include "tlsglass/trace/hello_history.hpp"
 
 namespace tlsglass::trace {
 
@@ -21,23 +23,27 @@ struct Evidence {
   std::vector<std::uint16_t> client_post_flight_lengths;
   bool client_sent_data = false;  // application data after its Finished
   bool server_sent_data = false;
-  // The client's first encrypted record after the server's flight was short enough to be an
-  // alert and nothing followed it but a close: an abort, alert encrypted.
   std::optional<Timestamp> client_hello_at;
   std::optional<Timestamp> server_first_at;    // first byte the server sent after the hello
   std::optional<Timestamp> certificate_at;     // when the plaintext Certificate arrived
   std::optional<Timestamp> first_close_at;
   std::optional<Timestamp> last_event_at;
+  std::optional<Timestamp> timed_out_at;
   bool timed_out = false;
   bool end_of_data = false;
   std::optional<std::size_t> first_fatal_alert;  // index into HandshakeRecord::alerts
   std::optional<std::uint16_t> client_min_version;  // lowest version the client offered
   std::optional<std::uint16_t> client_max_version;
-  std::optional<Side> record_layer_failed;
+  std::optional<Side> record_layer_failed;  // a side whose stream stopped parsing as TLS
   // Whether the plaintext leaf certificate's names cover the SNI (X509_check_host).
-  std::optional<bool> leaf_covers_sni;  // a side whose stream stopped parsing as TLS
+  std::optional<bool> leaf_covers_sni;
   // The proxy could not reach the server (DNS failure, refused, timed out, not allowed): why.
   std::optional<std::string> upstream_failure;
+  // What --probe-certs found (its chain is in the record when the wire showed none).
+  std::optional<CertificateProbe> probe;
+  // The last ClientHello to the same server whose handshake was ok (HelloHistory), when it came
+  // before this one.
+  std::optional<HelloShape> previous_ok;
 };
 
 // Sets cause, explanation, next_step, inferred (and stage where the close refines it).
@@ -45,5 +51,11 @@ void decide(const Evidence& evidence, HandshakeRecord& record);
 
 // Whether the evidence already settles the outcome (a record can be written now).
 bool outcome_known(const Evidence& evidence, const HandshakeRecord& record);
+
+// Whether the certificate decides the outcome but was not seen: a TLS 1.3 client that aborted
+// right after the server's encrypted flight, or completed the handshake and closed without a
+// request (curl's host name check). `--probe-certs` can then fetch the chain and tell which
+// check failed.
+bool certificate_probe_helps(const Evidence& evidence, const HandshakeRecord& record);
 
 }  // namespace tlsglass::trace

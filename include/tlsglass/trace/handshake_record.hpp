@@ -96,6 +96,23 @@ struct CertificateSummary {
   bool self_signed = false;
 };
 
+// Where the record's certificate chain (tls.server.*) came from: read in clear on this
+// connection's wire (TLS <=1.2), or fetched by `--probe-certs` over a connection of the proxy's
+// own (TLS 1.3 encrypts it on the wire).
+enum class CertificateSource : std::uint8_t { wire, probe };
+
+// What `--probe-certs` found (trace::CertificateProbe without the chain, which goes to
+// ServerSide::chain when the wire showed none).
+struct ProbeSummary {
+  Timestamp at{};
+  std::optional<std::string> error;
+  std::optional<std::uint16_t> version;
+  std::optional<bool> covers_sni;
+  std::optional<bool> trusted;
+  std::string verify_error;
+  bool chain_used = false;  // the chain filled tls.server.* (the wire showed none)
+};
+
 struct ClientSide {
   std::optional<std::string> server_name;
   std::uint16_t legacy_version = 0;
@@ -161,6 +178,9 @@ struct HandshakeRecord {
   std::uint32_t prelude_bytes_client = 0, prelude_bytes_server = 0;
   std::optional<Side> not_tls_from;
   std::optional<std::string> not_tls_quote;  // e.g. the HTTP status line, as received
+  // Set when server.chain is not empty.
+  std::optional<CertificateSource> certificate_source;
+  std::optional<ProbeSummary> probe;  // --probe-certs answered for this connection
 };
 
 }  // namespace tlsglass::trace

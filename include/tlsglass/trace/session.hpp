@@ -12,7 +12,9 @@
 
 #include "tlsglass/tls/byte_reader.hpp"
 #include "tlsglass/tls/record_reader.hpp"
+#include "tlsglass/trace/certificate_probe.hpp"
 #include "tlsglass/trace/handshake_record.hpp"
+#include "tlsglass/trace/hello_history.hpp"
 
 namespace tlsglass::trace {
 
@@ -27,6 +29,9 @@ struct SessionConfig {
   std::string mode = "analyze";
   std::optional<Endpoint> source, destination;
   SessionLimits limits;
+  // Shared by all sessions of a proxy or a replay, outliving them: an `ok` outcome is
+  // remembered in it, and a reset or silence after the ClientHello is compared with it.
+  HelloHistory* history = nullptr;
 };
 
 class Session {
@@ -50,12 +55,19 @@ class Session {
   // The server address the bytes go to, known only once a proxy has connected; `domain`
   // (the CONNECT host, the --upstream name) fills destination_domain until an SNI replaces it.
   void set_destination(Endpoint destination, std::optional<std::string> domain = {});
+  // What `--probe-certs` found for this connection's server and SNI. Its chain fills
+  // tls.server.* only when the wire showed none; the verdict judges it against the probe's time.
+  void on_certificate_probe(CertificateProbe probe);
 
   // The outcome is settled: the record can be written now.
   bool outcome_known() const;
   // Whether the parser still needs the bytes (false once the outcome is known and the
   // handshake is over: the relay can stop feeding them).
   bool wants_bytes() const;
+  // Whether the outcome hangs on a certificate the wire did not show (TLS 1.3: a client abort
+  // right after the server's flight, or a completed handshake closed without a request) and no
+  // probe has answered yet: a proxy with --probe-certs holds the record back and probes.
+  bool wants_certificate_probe() const;
   // Which side the handshake waits for next, when the protocol says (offline interleaving).
   std::optional<Side> expected_sender() const;
 
