@@ -77,6 +77,16 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
                    "CONNECT targets allowed: HOST:PORT, HOST:*, *.example.com:443, "
                    "10.0.0.0/8:*, [::1]:*, * (repeat; default: any)")
       ->type_name("RULE");
+  command
+      ->add_option("--probe-certs", options.probe_certs,
+                   "When a TLS 1.3 client rejects the server's (encrypted) certificate, open a "
+                   "connection of the proxy's own with the same SNI, fetch the chain and check "
+                   "dates, names and trust (alone: =failed); =all probes every connection's "
+                   "server")
+      ->expected(0, 1)
+      ->default_str("failed")
+      ->type_name("[=all]")
+      ->check(CLI::IsMember({"failed", "all"}));
   return command;
 }
 
@@ -123,6 +133,11 @@ int run_proxy_command(const ProxyOptions& options) {
   config.connect_timeout_s = options.connect_timeout;
   config.handshake_timeout_s = options.handshake_timeout;
   config.idle_timeout_s = options.idle_timeout;
+  if (options.probe_certs == "failed") config.probe_certs = proxy::ProbeCerts::failed;
+  if (options.probe_certs == "all") config.probe_certs = proxy::ProbeCerts::all;
+  // A probe gets the time a client would: connect plus handshake, bounded.
+  config.probe_timeout_s =
+      std::min(options.connect_timeout + options.handshake_timeout, config.probe_timeout_s);
 
   std::string error;
   auto records = log::AsyncWriter::open(options.log, error);

@@ -73,6 +73,7 @@ void Connection::start() {
   trace::SessionConfig session;
   session.conn = worker_.next_conn();
   session.mode = config.mode == Mode::connect ? "connect" : "forward";
+  session.history = &worker_.history();
   sockaddr_storage address{};
   int length = sizeof address;
   if (uv_tcp_getpeername(&client_tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0)
@@ -312,6 +313,9 @@ void Connection::note_close(Side by, CloseKind kind) {
 // The session is dropped with it: after the handshake the relay only moves bytes.
 void Connection::settle_record(bool final) {
   if (!session_ || (!final && !session_->outcome_known())) return;
+  if (CertificateProber* prober = worker_.prober()) {
+    if (probe_wanted(prober)) return;
+  }
   trace::HandshakeRecord record = session_->record();
   session_.reset();
   if (denied_) {
@@ -320,6 +324,19 @@ void Connection::settle_record(bool final) {
                     format_host_port(target_));
   }
   worker_.emit(record);
+}
+
+// --probe-certs: the record waits for the proxy's own look at the server's certificate when the
+// outcome hangs on it (or always, with =all, once a TLS server answered). The session goes to
+// the prober, which emits the record.
+bool Connection::probe_wanted(CertificateProber* prober) {
+  const bool all = worker_.config().probe_certs == ProbeCerts::all;
+  if (!all && !session_->wants_certificate_probe()) return false;
+  const trace::HandshakeRecord peek = session_->record();
+  if (!peek.destination || !peek.client_hello_seen) return false;
+  if (all && !peek.server_hello_seen) return false;
+  prober->submit(std::move(session_), *peek.destination, peek.client.server_name);
+  return true;
 }
 
 void Connection::shut_down() {

@@ -126,10 +126,13 @@ int run_proxy(const ProxyConfig& given, RecordSink sink,
   uv_loop_init(&control.loop);
   uv_async_init(&control.loop, &control.wake, on_wake);
   control.wake.data = &control;
+  // What worked before, per server, for every worker's verdicts (declared before the pool: it
+  // outlives the workers).
+  trace::HelloHistory history;
   std::vector<std::unique_ptr<Worker>> pool;
   control.workers = &pool;
   for (unsigned w = 0; w < workers; ++w)
-    pool.push_back(std::make_unique<Worker>(config, sink, g_counters));
+    pool.push_back(std::make_unique<Worker>(config, sink, g_counters, history));
 
   std::latch ready(workers);
   for (unsigned w = 0; w < workers; ++w) {

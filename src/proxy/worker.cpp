@@ -11,8 +11,9 @@
 
 namespace tlsglass::proxy {
 
-Worker::Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters)
-    : config_(config), sink_(sink), counters_(counters) {
+Worker::Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters,
+               trace::HelloHistory& history)
+    : config_(config), sink_(sink), counters_(counters), history_(history) {
   uv_loop_init(&loop_);
   // Made before the thread starts, so stop() can be called from the start.
   uv_async_init(&loop_, &stop_async_, on_stop);
@@ -50,6 +51,12 @@ void Worker::run(std::vector<int> listen_fds, std::latch& ready) {
     const int status = listener->listen(fd);
     if (status < 0) error_ = fmt::format("listen: {}", uv_error_words(status));
     listeners_.push_back(std::move(listener));
+  }
+  if (config_.probe_certs != ProbeCerts::off) {
+    prober_ = std::make_unique<CertificateProber>(
+        &loop_, config_.probe_timeout_s,
+        [this](const trace::HandshakeRecord& record) { emit(record); },
+        [this] { maybe_finish(); });
   }
   ready.count_down();
   if (!error_.empty()) stop(true);
@@ -94,10 +101,14 @@ void Worker::begin_stop() {
 void Worker::close_connections() {
   const std::vector<Connection*> open(connections_.begin(), connections_.end());
   for (Connection* connection : open) connection->shut_down();
+  // Records waiting for a probe go out now, unprobed (after the connections: none of them
+  // starts a probe while the worker stops).
+  if (prober_) prober_->cancel_all();
 }
 
 void Worker::maybe_finish() {
   if (!stopping_ || finished_ || !connections_.empty()) return;
+  if (prober_ && !prober_->idle()) return;  // the grace timer cancels what is left
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);

@@ -265,6 +265,8 @@ void read_key(X509* cert, CertificateInfo& info) {
   info.key_bits = public_key_length * 8;
 }
 
+}  // namespace
+
 CertificateInfo decode_certificate(Bytes der) {
   CertificateInfo info;
   info.der_length = static_cast<std::uint32_t>(der.size());
@@ -299,6 +301,8 @@ CertificateInfo decode_certificate(Bytes der) {
   ERR_clear_error();
   return info;
 }
+
+namespace {
 
 // A stand-in certificate carrying only the decoded names, for an info without DER: OpenSSL
 // then applies the same RFC 6125 rules as to a real one.

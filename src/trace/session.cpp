@@ -65,24 +65,6 @@ std::string sslv2_message_name(std::uint8_t type) {
   return fmt::format("SSLv2({})", type);
 }
 
-CertificateSummary summarize(const tls::CertificateInfo& cert) {
-  CertificateSummary out;
-  out.subject = cert.subject;
-  out.issuer = cert.issuer;
-  out.serial = cert.serial;
-  out.not_before = cert.not_before;
-  out.not_after = cert.not_after;
-  out.alternative_names = cert.san_dns;
-  out.alternative_names.insert(out.alternative_names.end(), cert.san_ip.begin(),
-                               cert.san_ip.end());
-  out.common_name = cert.common_name;
-  out.key_algorithm = cert.key_type;
-  out.key_bits = cert.key_bits;
-  out.sha256 = cert.sha256;
-  out.self_signed = cert.self_signed;
-  return out;
-}
-
 }  // namespace
 
 class Session::Impl {
@@ -411,7 +393,7 @@ void Session::Impl::handle_handshake(Side from, const tls::HandshakeMessage& mes
             problem(from, "certificate: undecodable entry");
             continue;
           }
-          record_.server.chain.push_back(summarize(cert));
+          record_.server.chain.push_back(summarize_certificate(cert));
         }
         const auto& leaf = chain.certificates;
         if (!leaf.empty() && !leaf.front().parse_failed && record_.client.server_name) {

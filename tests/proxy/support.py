@@ -20,6 +20,7 @@ scripts/bootstrap installs them all on CI.
 """
 import atexit
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -266,6 +267,39 @@ class Pki:
         sh(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(self.ca), "-CAkey",
             str(self.ca_key), "-CAcreateserial", "-days", "3650", "-sha256",
             "-extfile", str(ext), "-out", str(pem)])
+        return pem, key
+
+    def dated_leaf(self, name, start, end, cn=HOST):
+        """A leaf for `cn` signed by the CA, valid from `start` to `end` (aware datetimes, any
+        dates: `openssl ca` takes them as given, so a leaf can be expired or not yet valid).
+        Returns (pem, key), made once per name."""
+        d = self.dir
+        pem, key = d / f"{name}.pem", d / f"{name}.key"
+        if pem.exists():
+            return pem, key
+        ca_dir = d / "ca-db"
+        if not ca_dir.exists():
+            ca_dir.mkdir()
+            (ca_dir / "index.txt").write_text("")
+            (ca_dir / "serial").write_text("2000\n")
+            (ca_dir / "ca.cnf").write_text(
+                "[ca]\ndefault_ca = test_ca\n[test_ca]\n"
+                f"dir = {ca_dir}\ndatabase = $dir/index.txt\nserial = $dir/serial\n"
+                f"new_certs_dir = $dir\ncertificate = {self.ca}\nprivate_key = {self.ca_key}\n"
+                "default_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n"
+                "[any]\ncommonName = supplied\n")
+        ext = d / f"{name}.ext"
+        ext.write_text("basicConstraints=critical,CA:FALSE\n"
+                       "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                       "extendedKeyUsage=serverAuth\n"
+                       f"subjectAltName=DNS:{cn}\n")
+        csr = d / f"{name}.csr"
+        sh(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+            "-out", str(csr), "-subj", f"/CN={cn}"])
+        stamp = lambda t: t.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+        sh(["openssl", "ca", "-config", str(ca_dir / "ca.cnf"), "-batch", "-notext",
+            "-extfile", str(ext), "-startdate", stamp(start), "-enddate", stamp(end),
+            "-in", str(csr), "-out", str(pem)])
         return pem, key
 
 
@@ -529,8 +563,11 @@ class OpensslServer:
         self.www.mkdir(exist_ok=True)
         self.body = write_hello(self.www)
         self.port = port or free_port()
-        certfile, keyfile = {"rsa": (p.rsa, p.rsa_key), "ecdsa": (p.ecdsa, p.ecdsa_key),
-                             "wrong": (p.wrong, p.wrong_key)}[cert]
+        if isinstance(cert, tuple):  # (pem, key), e.g. from Pki.dated_leaf
+            certfile, keyfile = cert
+        else:
+            certfile, keyfile = {"rsa": (p.rsa, p.rsa_key), "ecdsa": (p.ecdsa, p.ecdsa_key),
+                                 "wrong": (p.wrong, p.wrong_key)}[cert]
         self.argv = ["openssl", "s_server", "-accept", f"{LOOPBACK}:{self.port}",
                      "-cert", certfile, "-key", keyfile, "-WWW", *flags]
         self.proc = Process(self.argv, self.www, f"s_server-{self.port}.log")

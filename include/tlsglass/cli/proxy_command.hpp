@@ -22,6 +22,7 @@ struct ProxyOptions {
   double handshake_timeout = 10;
   double idle_timeout = 300;
   std::vector<std::string> allow_dest;
+  std::string probe_certs;  // empty: off; "failed" or "all"
 };
 
 CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options);

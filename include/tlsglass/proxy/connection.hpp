@@ -25,6 +25,7 @@
 
 namespace tlsglass::proxy {
 
+class CertificateProber;
 class Worker;
 
 class Connection final : private Dialer::Events {
@@ -87,6 +88,7 @@ class Connection final : private Dialer::Events {
   void observe(trace::Side from, tls::Bytes bytes);
   void note_close(trace::Side by, trace::CloseKind kind);
   void settle_record(bool final = false);
+  bool probe_wanted(CertificateProber* prober);
   void teardown(std::optional<trace::Side> reset = std::nullopt);
   void close_peer(trace::Side side, bool reset);
   static void on_closed(uv_handle_t* handle);

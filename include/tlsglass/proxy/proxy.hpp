@@ -41,6 +41,14 @@ struct DestinationRule {
 };
 std::optional<DestinationRule> parse_destination_rule(std::string_view text);
 
+// --probe-certs: when the proxy opens a TLS connection of its own to the server to fetch the
+// certificate chain the wire did not show (TLS 1.3 encrypts it).
+enum class ProbeCerts : std::uint8_t {
+  off,
+  failed,  // a connection whose outcome hangs on that certificate (trace::Session says when)
+  all,     // every connection that reached a TLS server
+};
+
 struct ProxyConfig {
   Mode mode = Mode::connect;
   std::vector<HostPort> listen;      // empty: the mode's default (loopback only)
@@ -59,6 +67,9 @@ struct ProxyConfig {
   // SIGINT/SIGTERM (or request_stop()): open connections get this long to finish before they
   // are closed with their records; under DESIGN.md's 2 s to exit.
   double shutdown_grace_s = 1.5;
+  ProbeCerts probe_certs = ProbeCerts::off;
+  // A probe's connect and handshake together; its record waits at most this long.
+  double probe_timeout_s = 5;
 };
 
 // Called once per connection, as soon as its outcome is known (and, for a connection closed

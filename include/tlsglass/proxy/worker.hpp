@@ -17,7 +17,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tlsglass/proxy/cert_probe.hpp"
 #include "tlsglass/proxy/proxy.hpp"
+#include "tlsglass/trace/hello_history.hpp"
 
 namespace tlsglass::proxy {
 
@@ -39,7 +41,8 @@ class Worker {
   // is forwarded or copied before the next one starts).
   static constexpr std::size_t kReadBuffer = 64 * 1024;
 
-  Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters);
+  Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters,
+         trace::HelloHistory& history);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -60,7 +63,10 @@ class Worker {
   uv_buf_t read_buffer() { return uv_buf_init(buffer_.data(), buffer_.size()); }
   std::uint64_t next_conn() { return counters_.next_conn.fetch_add(1); }
   Counters& counters() { return counters_; }
+  trace::HelloHistory& history() { return history_; }
   void emit(const trace::HandshakeRecord& record);
+  // --probe-certs: null when off. Records that wait for a probe go through it.
+  CertificateProber* prober() { return stopping_ ? nullptr : prober_.get(); }
   void add(Connection* connection);
   void remove(Connection* connection);
 
@@ -74,6 +80,7 @@ class Worker {
   const ProxyConfig& config_;
   const RecordSink& sink_;
   Counters& counters_;
+  trace::HelloHistory& history_;
   uv_loop_t loop_;
   uv_async_t stop_async_;
   uv_timer_t grace_;
@@ -83,6 +90,7 @@ class Worker {
   bool finished_ = false;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_set<Connection*> connections_;
+  std::unique_ptr<CertificateProber> prober_;
   std::array<char, kReadBuffer> buffer_;
   std::string error_;
   std::function<void()> on_finished_;

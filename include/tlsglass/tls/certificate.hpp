@@ -49,6 +49,10 @@ struct CertificateChain {
   bool malformed = false;  // the message's own framing was wrong (truncated, bad lengths)
 };
 
+// One DER certificate (e.g. what OpenSSL's own handshake received). parse_failed when OpenSSL
+// cannot decode it; sha256 and der are set either way.
+CertificateInfo decode_certificate(Bytes der);
+
 // `tls13` selects the RFC 8446 layout (request context, per-entry extensions).
 // At most `max_certificates` entries are decoded (the rest are counted, not parsed).
 CertificateChain parse_certificate_message(Bytes body, bool tls13,

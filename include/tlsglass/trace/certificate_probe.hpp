@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tlsglass/tls/certificate.hpp"
 #include "tlsglass/trace/handshake_record.hpp"
 
 namespace tlsglass::trace {
@@ -24,5 +25,8 @@ struct CertificateProbe {
   std::optional<bool> trusted;            // the chain verified against the system trust store
   std::string verify_error;               // X509_verify_cert_error_string when !trusted
 };
+
+// What the record keeps of a decoded certificate (the wire's, or a probe's).
+CertificateSummary summarize_certificate(const tls::CertificateInfo& cert);
 
 }  // namespace tlsglass::trace
