@@ -1,8 +1,10 @@
 #include "tlsglass/proxy/worker.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tlsglass/proxy/connection.hpp"
@@ -20,6 +22,8 @@ Worker::Worker(const ProxyConfig& config, const RecordSink& sink, Counters& coun
   stop_async_.data = this;
   uv_timer_init(&loop_, &grace_);
   grace_.data = this;
+  uv_timer_init(&loop_, &trim_);
+  trim_.data = this;
 }
 
 Worker::~Worker() {
@@ -27,6 +31,7 @@ Worker::~Worker() {
   if (!started_) {  // never ran: close what the constructor opened
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&trim_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
   uv_loop_close(&loop_);
@@ -112,6 +117,7 @@ void Worker::maybe_finish() {
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&trim_), nullptr);
 }
 
 void Worker::emit(const trace::HandshakeRecord& record) {
@@ -119,11 +125,26 @@ void Worker::emit(const trace::HandshakeRecord& record) {
   if (sink_) sink_(record);
 }
 
-void Worker::add(Connection* connection) { connections_.insert(connection); }
+void Worker::add(Connection* connection) {
+  connections_.insert(connection);
+  peak_since_trim_ = std::max(peak_since_trim_, connections_.size());
+}
 
 void Worker::remove(Connection* connection) {
   connections_.erase(connection);
+  if (!stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&trim_))) {
+    uv_timer_start(
+        &trim_, [](uv_timer_t* timer) { static_cast<Worker*>(timer->data)->trim_memory(); },
+        kTrimDelayMs, 0);
+  }
   maybe_finish();
+}
+
+// After a burst the allocator keeps the freed memory of its connections; once the load has
+// at least halved, it goes back to the system (malloc_trim walks every thread's arena).
+void Worker::trim_memory() {
+  if (connections_.size() * 2 <= peak_since_trim_) malloc_trim(0);
+  peak_since_trim_ = connections_.size();
 }
 
 }  // namespace tlsglass::proxy

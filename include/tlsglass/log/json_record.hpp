@@ -3,14 +3,11 @@
 // wire order; names come from the IANA registries; fields not seen are left out.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tlsglass/trace/handshake_record.hpp"
 
 namespace tlsglass::log {
-
-nlohmann::ordered_json to_json(const trace::HandshakeRecord& record);
 
 // One line, no trailing newline. Every peer-controlled string is valid UTF-8 and escaped.
 std::string to_json_line(const trace::HandshakeRecord& record);

@@ -76,6 +76,7 @@ class Worker {
   void begin_stop();
   void close_connections();
   void maybe_finish();
+  void trim_memory();
 
   const ProxyConfig& config_;
   const RecordSink& sink_;
@@ -84,6 +85,9 @@ class Worker {
   uv_loop_t loop_;
   uv_async_t stop_async_;
   uv_timer_t grace_;
+  uv_timer_t trim_;  // returns freed memory to the system after the load drops
+  std::size_t peak_since_trim_ = 0;
+  static constexpr std::uint64_t kTrimDelayMs = 1000;
   std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 immediately
   bool started_ = false;
   bool stopping_ = false;
