@@ -8,6 +8,7 @@
 #include "tlsglass/log/json_writer.hpp"
 #include "tlsglass/log/safe_text.hpp"
 #include "tlsglass/tls/registry.hpp"
+#include "tlsglass/tls/types.hpp"
 
 namespace tlsglass::log {
 
@@ -18,7 +19,14 @@ using tls::Registry;
 void names(JsonWriter& out, std::string_view key, Registry registry,
            const std::vector<std::uint16_t>& codes) {
   out.key(key).begin_array();
-  for (auto code : codes) out.value(tls::name_of(registry, code));
+  for (auto code : codes) {
+    // The registry's own name, without a copy; GREASE and unknown code points as name_of says.
+    if (auto name = tls::lookup(registry, code); name && !tls::is_grease(code)) {
+      out.value(*name);
+    } else {
+      out.value(tls::name_of(registry, code));
+    }
+  }
   out.end_array();
 }
 
@@ -31,7 +39,7 @@ void version_names(JsonWriter& out, std::string_view key,
 
 void strings(JsonWriter& out, std::string_view key, const std::vector<std::string>& values) {
   out.key(key).begin_array();
-  for (const auto& value : values) out.value(valid_utf8(value));
+  for (const auto& value : values) out.peer_text(value);
   out.end_array();
 }
 
@@ -41,8 +49,8 @@ double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
 void certificate_json(JsonWriter& out, const trace::CertificateSummary& cert) {
   out.begin_object();
-  out.field("subject", valid_utf8(cert.subject));
-  out.field("issuer", valid_utf8(cert.issuer));
+  out.peer_field("subject", cert.subject);
+  out.peer_field("issuer", cert.issuer);
   if (cert.not_before) out.field("not_before", date(*cert.not_before));
   if (cert.not_after) out.field("not_after", date(*cert.not_after));
   if (!cert.sha256.empty()) out.field("sha256", cert.sha256);
@@ -53,7 +61,7 @@ void certificate_json(JsonWriter& out, const trace::CertificateSummary& cert) {
 void client_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   const trace::ClientSide& client = record.client;
   out.key("client").begin_object();
-  if (client.server_name) out.field("server_name", valid_utf8(*client.server_name));
+  if (client.server_name) out.peer_field("server_name", *client.server_name);
   if (!client.ja3.empty()) out.field("ja3", client.ja3);
   if (!client.ja4.empty()) out.field("ja4", client.ja4);
   names(out, "supported_ciphers", Registry::cipher_suite, client.cipher_suites);
@@ -85,8 +93,8 @@ void server_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   if (server.hrr_group) out.field("hello_retry_group", tls::group_name(*server.hrr_group));
   if (!server.chain.empty()) {
     const trace::CertificateSummary& leaf = server.chain.front();
-    out.field("subject", valid_utf8(leaf.subject));
-    out.field("issuer", valid_utf8(leaf.issuer));
+    out.peer_field("subject", leaf.subject);
+    out.peer_field("issuer", leaf.issuer);
     if (leaf.not_before) out.field("not_before", date(*leaf.not_before));
     if (leaf.not_after) out.field("not_after", date(*leaf.not_after));
     if (!leaf.sha256.empty()) out.key("hash").begin_object().field("sha256", leaf.sha256).end_object();
@@ -97,7 +105,7 @@ void server_json(JsonWriter& out, const trace::HandshakeRecord& record) {
     if (leaf.key_bits) out.field("public_key_size", leaf.key_bits);
     if (!leaf.common_name.empty()) {
       out.key("subject").begin_object().key("common_name").begin_array();
-      out.value(valid_utf8(leaf.common_name)).end_array().end_object();
+      out.peer_text(leaf.common_name).end_array().end_object();
     }
     out.end_object();
   }
@@ -114,7 +122,7 @@ void tls_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   if (record.curve) out.field("curve", tls::group_name(*record.curve));
   out.field("established", record.established);
   if (record.server_hello_seen) out.field("resumed", record.resumed);
-  if (record.next_protocol) out.field("next_protocol", valid_utf8(*record.next_protocol));
+  if (record.next_protocol) out.peer_field("next_protocol", *record.next_protocol);
   if (record.client_hello_seen) client_json(out, record);
   if (record.server_hello_seen || record.server.hello_retry_request) server_json(out, record);
   out.end_object();
@@ -142,11 +150,11 @@ void alerts_json(JsonWriter& out, const std::vector<trace::AlertSeen>& alerts) {
 void probe_json(JsonWriter& out, const trace::ProbeSummary& probe) {
   out.key("probe").begin_object();
   out.field("@timestamp", iso8601(probe.at));
-  if (probe.error) out.field("error", valid_utf8(*probe.error));
+  if (probe.error) out.peer_field("error", *probe.error);
   if (probe.version) out.field("version", tls::version_name(*probe.version));
   if (probe.covers_sni) out.field("covers_sni", *probe.covers_sni);
   if (probe.trusted) out.field("trusted", *probe.trusted);
-  if (!probe.verify_error.empty()) out.field("verify_error", valid_utf8(probe.verify_error));
+  if (!probe.verify_error.empty()) out.peer_field("verify_error", probe.verify_error);
   out.field("chain_used", probe.chain_used);
   out.end_object();
 }
@@ -157,8 +165,8 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   out.field("mode", record.mode);
   out.field("cause", std::string(trace::cause_name(record.cause)));
   if (record.inferred) out.field("inferred", true);
-  out.field("explanation", valid_utf8(record.explanation));
-  if (!record.next_step.empty()) out.field("next_step", valid_utf8(record.next_step));
+  out.peer_field("explanation", record.explanation);
+  if (!record.next_step.empty()) out.peer_field("next_step", record.next_step);
   out.field("stage", std::string(trace::stage_name(record.stage)));
   if (record.closed_by) out.field("closed_by", std::string(trace::side_name(*record.closed_by)));
   if (record.close) out.field("close", *record.close == trace::CloseKind::fin ? "fin" : "rst");
@@ -166,7 +174,7 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   out.key("bytes").begin_object();
   out.field("client", record.bytes_client).field("server", record.bytes_server);
   out.end_object();
-  if (record.capture) out.field("capture", valid_utf8(*record.capture));
+  if (record.capture) out.peer_field("capture", *record.capture);
   if (!record.client.ja3_string.empty() || !record.server.ja3s_string.empty()) {
     out.key("fingerprints").begin_object();
     if (!record.client.ja3_string.empty()) out.field("ja3", record.client.ja3_string);
@@ -197,7 +205,7 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   if (record.not_tls_from) {
     out.key("not_tls").begin_object();
     out.field("from", std::string(trace::side_name(*record.not_tls_from)));
-    if (record.not_tls_quote) out.field("quote", valid_utf8(*record.not_tls_quote));
+    if (record.not_tls_quote) out.peer_field("quote", *record.not_tls_quote);
     out.end_object();
   }
   if (!record.problems.empty()) {
@@ -216,7 +224,7 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
     out.begin_object();
     out.field("ms", round_ms(entry.ms));
     out.field("from", std::string(trace::side_name(entry.from)));
-    out.field("what", valid_utf8(entry.what));
+    out.peer_field("what", entry.what);
     out.end_object();
   }
   out.end_array();
@@ -259,7 +267,7 @@ std::string to_json_line(const trace::HandshakeRecord& record) {
   if (record.destination || record.destination_domain) {
     out.key("destination").begin_object();
     if (record.destination) endpoint_fields(out, *record.destination);
-    if (record.destination_domain) out.field("domain", valid_utf8(*record.destination_domain));
+    if (record.destination_domain) out.peer_field("domain", *record.destination_domain);
     out.end_object();
   }
   tls_json(out, record);

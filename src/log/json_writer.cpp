@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "tlsglass/log/safe_text.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -60,24 +62,31 @@ JsonWriter& JsonWriter::end_array() {
   return *this;
 }
 
-JsonWriter& JsonWriter::value(const std::string& text) {
-  before_value();
-  // Most of a record is registry names and hex: printable ASCII with nothing to escape goes
-  // out as it is. Anything else is nlohmann's to escape.
-  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+bool JsonWriter::plain(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
   });
-  if (plain) {
+}
+
+JsonWriter& JsonWriter::value(std::string_view text) {
+  before_value();
+  // Most of a record is registry names and hex, with nothing to escape: it goes out as it is.
+  // Anything else is nlohmann's to escape (serializer::dump writes a string value quoted and
+  // escaped; the scratch value keeps its buffer from one string to the next).
+  if (plain(text)) {
     out_ += '"';
     out_ += text;
     out_ += '"';
     return *this;
   }
-  // serializer::dump writes a string value quoted and escaped; the scratch value keeps its
-  // buffer from one string to the next.
   scratch_.get_ref<std::string&>().assign(text);
   escaper_.dump(scratch_, false, false, 0);
   return *this;
+}
+
+JsonWriter& JsonWriter::peer_text(std::string_view text) {
+  if (plain(text)) return value(text);
+  return value(valid_utf8(text));
 }
 
 JsonWriter& JsonWriter::value(bool flag) {

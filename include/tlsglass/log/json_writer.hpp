@@ -24,8 +24,12 @@ class JsonWriter {
   JsonWriter& end_object();
   JsonWriter& begin_array();
   JsonWriter& end_array();
-  JsonWriter& value(const std::string& text);
-  JsonWriter& value(const char* text) { return value(std::string(text)); }
+  JsonWriter& value(std::string_view text);
+  JsonWriter& value(const std::string& text) { return value(std::string_view(text)); }
+  JsonWriter& value(const char* text) { return value(std::string_view(text)); }
+  // A string a peer controls: invalid UTF-8 bytes are written as the text "\xNN"
+  // (log::valid_utf8), then escaped as any string.
+  JsonWriter& peer_text(std::string_view text);
   JsonWriter& value(bool flag);
   JsonWriter& value(std::int64_t number);
   JsonWriter& value(std::uint64_t number);
@@ -41,6 +45,13 @@ class JsonWriter {
     key(name);
     return value(v);
   }
+  JsonWriter& peer_field(std::string_view name, std::string_view text) {
+    key(name);
+    return peer_text(text);
+  }
+
+  // Printable ASCII without '"' or '\\': written between quotes as it is.
+  static bool plain(std::string_view text);
 
  private:
   void before_value();
