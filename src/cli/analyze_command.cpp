@@ -64,7 +64,10 @@ int run_analyze(const AnalyzeOptions& options) {
   trace::feed_unsynchronised(session, *client, server_bytes, now);
   const trace::HandshakeRecord record = session.record();
   if (!options.json && isatty(STDOUT_FILENO) == 1) {
-    fmt::print("{}", log::summary(record, {log::wants_color(STDOUT_FILENO)}));
+    // The view `tail` shows (the line, the ladder), with what the client and server offered.
+    const log::ConsoleStyle style{log::wants_color(STDOUT_FILENO), log::wants_utf8(),
+                                  log::terminal_width(STDOUT_FILENO)};
+    fmt::print("{}", log::summary(record, style));
   } else {
     fmt::print("{}\n", log::to_json_line(record));
   }

@@ -7,6 +7,7 @@
 
 #include "tlsglass/cli/analyze_command.hpp"
 #include "tlsglass/cli/proxy_command.hpp"
+#include "tlsglass/cli/tail_command.hpp"
 
 namespace tlsglass::cli {
 
@@ -33,6 +34,9 @@ int run(int argc, char** argv) {
   ProxyOptions proxy;
   CLI::App* proxy_cmd = add_proxy_command(app, proxy);
 
+  TailOptions tail;
+  CLI::App* tail_cmd = add_tail_command(app, tail);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -49,6 +53,7 @@ int run(int argc, char** argv) {
 
   if (analyze_cmd->parsed()) return run_analyze(analyze);
   if (proxy_cmd->parsed()) return run_proxy_command(proxy);
+  if (tail_cmd->parsed()) return run_tail_command(tail);
   return 2;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "tlsglass/capture/capture_directory.hpp"
 #include "tlsglass/log/async_writer.hpp"
 #include "tlsglass/log/console_line.hpp"
 #include "tlsglass/log/json_record.hpp"
@@ -87,6 +88,20 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
       ->default_str("failed")
       ->type_name("[=all]")
       ->check(CLI::IsMember({"failed", "all"}));
+  command
+      ->add_option("--capture-dir", options.capture_dir,
+                   "Write one pcap per kept connection to DIR (created, mode 0700; files 0600)")
+      ->type_name("DIR");
+  command
+      ->add_option("--capture", options.capture,
+                   "Which connections --capture-dir keeps [default: failed with --capture-dir]")
+      ->check(CLI::IsMember({"failed", "all", "none"}));
+  command
+      ->add_option("--capture-max-bytes", options.capture_max_bytes,
+                   "Budget for the whole capture directory; once spent, no more captures (each "
+                   "connection keeps at most 1 MiB)")
+      ->type_name("BYTES")
+      ->capture_default_str();
   return command;
 }
 
@@ -140,6 +155,28 @@ int run_proxy_command(const ProxyOptions& options) {
       std::min(options.connect_timeout + options.handshake_timeout, config.probe_timeout_s);
 
   std::string error;
+  if (!options.capture.empty() && options.capture != "none" && options.capture_dir.empty())
+    return usage("--capture needs --capture-dir DIR");
+  std::unique_ptr<capture::CaptureDirectory> captures;
+  if (!options.capture_dir.empty()) {
+    const auto mode = options.capture == "all"    ? capture::CaptureMode::all
+                      : options.capture == "none" ? capture::CaptureMode::none
+                                                  : capture::CaptureMode::failed;
+    captures = capture::CaptureDirectory::open(options.capture_dir, mode,
+                                               options.capture_max_bytes, error);
+    if (!captures) {
+      fmt::print(stderr, "tlsglass: {}\n", error);
+      return 1;
+    }
+    if (mode != capture::CaptureMode::none) {
+      config.capture_decision = [&captures](const trace::HandshakeRecord& record) {
+        return captures->reserve(record);
+      };
+      config.capture_sink = [&captures](trace::Transcript transcript) {
+        captures->submit(std::move(transcript));
+      };
+    }
+  }
   auto records = log::AsyncWriter::open(options.log, error);
   if (!records) {
     fmt::print(stderr, "tlsglass: {}\n", error);
@@ -166,6 +203,7 @@ int run_proxy_command(const ProxyOptions& options) {
     std::fflush(stderr);
   };
   const int code = proxy::run_proxy(config, sink, on_listening);
+  if (captures) captures->close();  // after the workers: every transcript is queued
   records->close();
   console.close();
   return code;

@@ -2,10 +2,16 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <initializer_list>
+#include <limits>
 
+#include "tlsglass/log/ladder.hpp"
 #include "tlsglass/log/safe_text.hpp"
 #include "tlsglass/tls/registry.hpp"
 #include "tlsglass/trace/verdict.hpp"
@@ -14,21 +20,30 @@ namespace tlsglass::log {
 
 namespace {
 
+using Json = nlohmann::json;
+
 constexpr const char* kReset = "\x1b[0m";
 constexpr const char* kGreen = "\x1b[32m";
 constexpr const char* kRed = "\x1b[31m";
 constexpr const char* kYellow = "\x1b[33m";
 constexpr const char* kDim = "\x1b[2m";
 
+// A JSON log may come from anywhere: an unrecognised @timestamp is shown, but not all of it.
+constexpr std::size_t kMaxClockText = 40;
+
 std::string paint(const ConsoleStyle& style, const char* color, std::string_view text) {
   if (!style.color) return std::string(text);
   return fmt::format("{}{}{}", color, text, kReset);
 }
 
-const char* cause_color(const trace::HandshakeRecord& record) {
-  if (record.cause == trace::Cause::ok) return kGreen;
-  if (record.cause == trace::Cause::incomplete || record.inferred) return kYellow;
+const char* cause_color(std::string_view cause, bool inferred) {
+  if (cause == "ok") return kGreen;
+  if (cause == "incomplete" || inferred) return kYellow;
   return kRed;
+}
+
+const char* cause_color(const trace::HandshakeRecord& record) {
+  return cause_color(trace::cause_name(record.cause), record.inferred);
 }
 
 std::string clock(trace::Timestamp at) {
@@ -37,10 +52,12 @@ std::string clock(trace::Timestamp at) {
   return fmt::format("{:%H:%M:%S}.{:03d}", seconds, (millis - seconds).count());
 }
 
-std::string endpoint(const trace::Endpoint& e) {
-  return e.ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", e.ip, e.port)
-                                              : fmt::format("{}:{}", e.ip, e.port);
+std::string endpoint(std::string_view ip, std::uint16_t port) {
+  return ip.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", ip, port)
+                                                 : fmt::format("{}:{}", ip, port);
 }
+
+std::string endpoint(const trace::Endpoint& e) { return endpoint(e.ip, e.port); }
 
 template <typename Name>
 std::string list(const std::vector<std::uint16_t>& codes, Name name, std::size_t limit = 8) {
@@ -57,6 +74,145 @@ std::string list(const std::vector<std::uint16_t>& codes, Name name, std::size_t
   return out;
 }
 
+// The fields of the line; the timeline stays out (the line does not draw it).
+ConsoleRecord line_fields(const trace::HandshakeRecord& record) {
+  ConsoleRecord out;
+  out.clock = clock(record.timestamp);
+  out.conn = record.conn;
+  if (record.source) out.source = endpoint(*record.source);
+  out.domain = record.destination_domain;
+  if (record.destination) out.destination = endpoint(*record.destination);
+  if (record.version) out.version = trace::display_version(*record.version);
+  if (record.cipher) out.cipher = tls::cipher_suite_name(*record.cipher);
+  out.next_protocol = record.next_protocol;
+  out.cause = std::string(trace::cause_name(record.cause));
+  out.inferred = record.inferred;
+  out.explanation = record.explanation;
+  out.server_name = record.client.server_name;
+  return out;
+}
+
+// Reads typed fields out of a JSON record by path ("tls.client.server_name"); the first field of
+// the wrong type (or a missing required one) becomes `problem`.
+class FieldReader {
+ public:
+  FieldReader(const Json& root, std::string& problem) : root_(root), problem_(problem) {}
+
+  bool failed() const { return !problem_.empty(); }
+
+  // The value at `path`, nullptr when absent (or when something on the way is not an object).
+  const Json* find(std::initializer_list<const char*> path) {
+    const Json* at = &root_;
+    std::string walked;
+    for (const char* key : path) {
+      if (!at->is_object()) {
+        if (!walked.empty()) fail(walked + " is not an object");
+        return nullptr;
+      }
+      auto it = at->find(key);
+      if (it == at->end()) return nullptr;
+      at = &*it;
+      walked += (walked.empty() ? "" : ".") + std::string(key);
+    }
+    return at;
+  }
+
+  std::optional<std::string> text(std::initializer_list<const char*> path, bool required = false) {
+    const Json* value = find(path);
+    if (value == nullptr) {
+      if (required) fail("no " + dotted(path));
+      return std::nullopt;
+    }
+    if (!value->is_string()) {
+      fail(dotted(path) + " is not a string");
+      return std::nullopt;
+    }
+    return value->get<std::string>();
+  }
+
+  template <typename Unsigned>
+  std::optional<Unsigned> number(std::initializer_list<const char*> path) {
+    const Json* value = find(path);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_number_unsigned() ||
+        value->get<std::uint64_t>() > std::numeric_limits<Unsigned>::max()) {
+      fail(dotted(path) + " is not a number in range");
+      return std::nullopt;
+    }
+    return static_cast<Unsigned>(value->get<std::uint64_t>());
+  }
+
+  bool flag(std::initializer_list<const char*> path) {
+    const Json* value = find(path);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) {
+      fail(dotted(path) + " is not true or false");
+      return false;
+    }
+    return value->get<bool>();
+  }
+
+  void fail(std::string reason) {
+    if (problem_.empty()) problem_ = std::move(reason);
+  }
+
+ private:
+  static std::string dotted(std::initializer_list<const char*> path) {
+    std::string out;
+    for (const char* key : path) out += (out.empty() ? "" : ".") + std::string(key);
+    return out;
+  }
+
+  const Json& root_;
+  std::string& problem_;
+};
+
+// "ip:port" from {"ip":..,"port":..}; the ip alone when the port is missing.
+std::optional<std::string> json_endpoint(FieldReader& reader, const char* object) {
+  auto ip = reader.text({object, "ip"});
+  auto port = reader.number<std::uint16_t>({object, "port"});
+  if (!ip) return std::nullopt;
+  return port ? endpoint(*ip, *port) : *ip;
+}
+
+// The same text as trace::display_version, from the record's tls.version/tls.version_protocol.
+std::string json_version(const std::string& name, const std::optional<std::string>& protocol) {
+  if (name.rfind("0x", 0) == 0) return name;
+  std::string prefix = protocol.value_or("tls");
+  for (auto& c : prefix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return prefix + name;
+}
+
+// "2026-11-25T10:00:00.123456Z" -> "10:00:00.123", as clock() shows a Timestamp.
+std::string json_clock(const std::string& timestamp) {
+  const bool iso = timestamp.size() >= 19 && timestamp[10] == 'T';
+  if (iso && timestamp.size() >= 23 && timestamp[19] == '.') return timestamp.substr(11, 12);
+  if (iso) return timestamp.substr(11, 8);
+  return timestamp.substr(0, kMaxClockText);
+}
+
+void json_timeline(FieldReader& reader, std::vector<trace::TimelineEntry>& out) {
+  const Json* timeline = reader.find({"tlsglass", "timeline"});
+  if (timeline == nullptr) return;
+  if (!timeline->is_array()) return reader.fail("tlsglass.timeline is not an array");
+  out.reserve(timeline->size());
+  for (std::size_t i = 0; i < timeline->size(); ++i) {
+    const Json& entry = (*timeline)[i];
+    const auto ms = entry.is_object() ? entry.find("ms") : entry.end();
+    const auto from = entry.is_object() ? entry.find("from") : entry.end();
+    const auto what = entry.is_object() ? entry.find("what") : entry.end();
+    const bool well_formed = entry.is_object() && ms != entry.end() && ms->is_number() &&
+                             from != entry.end() && from->is_string() && what != entry.end() &&
+                             what->is_string() &&
+                             (*from == "client" || *from == "server");
+    if (!well_formed) {
+      return reader.fail(fmt::format("tlsglass.timeline[{}] is not {{ms, from, what}}", i));
+    }
+    out.push_back({ms->get<double>(), *from == "client" ? trace::Side::client : trace::Side::server,
+                   what->get<std::string>()});
+  }
+}
+
 }  // namespace
 
 bool wants_color(int fd) {
@@ -65,24 +221,74 @@ bool wants_color(int fd) {
   return isatty(fd) == 1;
 }
 
-std::string console_line(const trace::HandshakeRecord& record, ConsoleStyle style) {
-  std::string line = clock(record.timestamp);
-  line += fmt::format(" #{}", record.conn);
-  if (record.source) line += " " + endpoint(*record.source);
-  line += " ->";
-  if (record.destination_domain) line += " " + terminal_safe(*record.destination_domain);
-  if (record.destination) {
-    line += record.destination_domain ? " (" + endpoint(*record.destination) + ")"
-                                      : " " + endpoint(*record.destination);
+bool wants_utf8() {
+  for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    std::string lower(value);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower.find("utf-8") != std::string::npos || lower.find("utf8") != std::string::npos;
   }
-  if (!record.destination_domain && !record.destination) line += " ?";
-  if (record.version) line += " " + trace::display_version(*record.version);
-  if (record.cipher) line += " " + tls::cipher_suite_name(*record.cipher);
-  if (record.next_protocol) line += " " + terminal_safe(*record.next_protocol);
-  line += " " + paint(style, cause_color(record), trace::cause_name(record.cause));
-  if (record.cause != trace::Cause::ok && !record.explanation.empty())
+  return false;
+}
+
+std::size_t terminal_width(int fd, std::size_t fallback) {
+  winsize size{};
+  if (isatty(fd) != 1 || ioctl(fd, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return fallback;
+  return size.ws_col;
+}
+
+std::optional<ConsoleRecord> console_record(const nlohmann::json& record, std::string& problem) {
+  problem.clear();
+  if (!record.is_object()) {
+    problem = "not a JSON object";
+    return std::nullopt;
+  }
+  FieldReader reader(record, problem);
+  ConsoleRecord out;
+  auto timestamp = reader.text({"@timestamp"}, true);
+  auto cause = reader.text({"tlsglass", "cause"}, true);
+  if (reader.failed()) return std::nullopt;
+  out.clock = json_clock(*timestamp);
+  out.cause = std::move(*cause);
+  out.conn = reader.number<std::uint64_t>({"tlsglass", "conn"});
+  out.source = json_endpoint(reader, "source");
+  out.domain = reader.text({"destination", "domain"});
+  out.destination = json_endpoint(reader, "destination");
+  if (auto version = reader.text({"tls", "version"}))
+    out.version = json_version(*version, reader.text({"tls", "version_protocol"}));
+  out.cipher = reader.text({"tls", "cipher"});
+  out.next_protocol = reader.text({"tls", "next_protocol"});
+  out.inferred = reader.flag({"tlsglass", "inferred"});
+  out.explanation = reader.text({"tlsglass", "explanation"}).value_or("");
+  out.server_name = reader.text({"tls", "client", "server_name"});
+  json_timeline(reader, out.timeline);
+  if (reader.failed()) return std::nullopt;
+  return out;
+}
+
+std::string console_line(const ConsoleRecord& record, ConsoleStyle style) {
+  std::string line = terminal_safe(record.clock);
+  if (record.conn) line += fmt::format(" #{}", *record.conn);
+  if (record.source) line += " " + terminal_safe(*record.source);
+  line += " ->";
+  if (record.domain) line += " " + terminal_safe(*record.domain);
+  if (record.destination) {
+    line += record.domain ? " (" + terminal_safe(*record.destination) + ")"
+                          : " " + terminal_safe(*record.destination);
+  }
+  if (!record.domain && !record.destination) line += " ?";
+  for (const auto* field : {&record.version, &record.cipher, &record.next_protocol}) {
+    if (*field) line += " " + terminal_safe(**field);
+  }
+  line += " " + paint(style, cause_color(record.cause, record.inferred), terminal_safe(record.cause));
+  if (record.cause != "ok" && !record.explanation.empty())
     line += ": " + terminal_safe(record.explanation);
   return line;
+}
+
+std::string console_line(const trace::HandshakeRecord& record, ConsoleStyle style) {
+  return console_line(line_fields(record), style);
 }
 
 std::string summary(const trace::HandshakeRecord& record, ConsoleStyle style) {
@@ -131,11 +337,8 @@ std::string summary(const trace::HandshakeRecord& record, ConsoleStyle style) {
     out += fmt::format("          {}\n", terminal_safe(record.explanation));
   if (!record.next_step.empty())
     out += fmt::format("  next    {}\n", paint(style, kDim, terminal_safe(record.next_step)));
-  for (const auto& entry : record.timeline) {
-    out += fmt::format("  {:>9.1f} ms  {} {}\n", entry.ms,
-                       entry.from == trace::Side::client ? "client ->" : "<- server",
-                       terminal_safe(entry.what));
-  }
+  for (const auto& row : ladder(record.timeline, trace::cause_name(record.cause), style))
+    out += row + "\n";
   return out;
 }
 

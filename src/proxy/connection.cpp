@@ -40,6 +40,12 @@ Connection::Connection(Worker& worker) : worker_(worker), dialer_(worker.loop(),
 }
 
 Connection::~Connection() {
+  // Every socket has closed: the transcript holds what both sides did.
+  const ProxyConfig& config = worker_.config();
+  if (transcript_ && !transcript_->path.empty() && !transcript_->server.ip.empty() &&
+      config.capture_sink) {
+    config.capture_sink(std::move(*transcript_));
+  }
   worker_.counters().active.fetch_sub(1, std::memory_order_relaxed);
   worker_.remove(this);
 }
@@ -78,6 +84,13 @@ void Connection::start() {
   int length = sizeof address;
   if (uv_tcp_getpeername(&client_tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0)
     session.source = endpoint_of(reinterpret_cast<sockaddr*>(&address));
+  if (config.capture_decision) {
+    transcript_ = std::make_unique<trace::Transcript>();
+    transcript_->conn = session.conn;
+    if (session.source) transcript_->client = *session.source;
+    transcript_->opened = now();
+    transcript_->max_bytes = config.capture_max_bytes_per_connection;
+  }
   session_ = std::make_unique<trace::Session>(std::move(session));
 
   if (config.mode == Mode::connect) {
@@ -150,6 +163,7 @@ void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) 
   std::optional<std::string> domain;
   if (!parse_ip(target.host)) domain = target.host;
   if (session_) session_->set_destination(server, domain);
+  if (transcript_) transcript_->server = server;
 
   last_activity_ = uv_now(worker_.loop());
   handshake_due_ = last_activity_ + milliseconds(config.handshake_timeout_s);
@@ -294,7 +308,30 @@ void Connection::on_timer() {
   }
 }
 
+void Connection::capture(Side from, tls::Bytes bytes) {
+  if (transcript_) transcript_->add_data(from, bytes, now());
+}
+
+// Whether the connection's capture is kept, decided with its record (`record`, or a look at
+// the session's when the record waits for a probe).
+void Connection::decide_capture(trace::HandshakeRecord* record) {
+  if (!transcript_ || !transcript_->path.empty()) return;
+  const trace::HandshakeRecord peek = record ? trace::HandshakeRecord{} : session_->record();
+  auto path = worker_.config().capture_decision(record ? *record : peek);
+  if (!path) {
+    transcript_.reset();
+    return;
+  }
+  transcript_->path = *path;
+  if (record) {
+    record->capture = *path;
+  } else {
+    session_->set_capture(*path);
+  }
+}
+
 void Connection::observe(Side from, tls::Bytes bytes) {
+  capture(from, bytes);
   if (!session_ || !session_->wants_bytes()) return;
   session_->on_bytes(from, bytes, now());
   settle_record();
@@ -304,6 +341,7 @@ void Connection::note_close(Side by, CloseKind kind) {
   Peer& peer = this->peer(by);
   if (peer.close_noted) return;
   peer.close_noted = true;
+  if (transcript_) transcript_->add_close(by, kind, now());
   if (!session_) return;
   session_->on_close(by, kind, now());
   settle_record();
@@ -314,10 +352,12 @@ void Connection::note_close(Side by, CloseKind kind) {
 void Connection::settle_record(bool final) {
   if (!session_ || (!final && !session_->outcome_known())) return;
   if (CertificateProber* prober = worker_.prober()) {
+    decide_capture(nullptr);
     if (probe_wanted(prober)) return;
   }
   trace::HandshakeRecord record = session_->record();
   session_.reset();
+  decide_capture(&record);
   if (denied_) {
     record.next_step =
         fmt::format("tlsglass proxy --allow-dest {} ...  # to allow this destination",

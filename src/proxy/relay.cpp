@@ -64,6 +64,7 @@ void Connection::on_read(Side from, ssize_t nread, const uv_buf_t* buf) {
       // The session reads the bytes before they go on, so a close they provoke finds them
       // in the record; the record itself is written after the bytes are on their way.
       if (session_ && session_->wants_bytes()) session_->on_bytes(from, bytes, now());
+      capture(from, bytes);
       forward(other(from), bytes);
       settle_record();
       return;

@@ -104,6 +104,7 @@ class Session::Impl {
   std::optional<Side> expected_sender() const;
   HandshakeRecord record() const;
   void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
+  void set_capture(std::string path) { record_.capture = std::move(path); }
   bool wants_certificate_probe() const {
     return !probe_ && outcome_known() && certificate_probe_helps(evidence_, record_);
   }
@@ -790,6 +791,7 @@ void Session::set_destination(Endpoint destination, std::optional<std::string> d
 void Session::on_certificate_probe(CertificateProbe probe) {
   impl_->on_certificate_probe(std::move(probe));
 }
+void Session::set_capture(std::string path) { impl_->set_capture(std::move(path)); }
 bool Session::wants_certificate_probe() const { return impl_->wants_certificate_probe(); }
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }

@@ -23,10 +23,27 @@ constexpr std::uint8_t unsupported_certificate = 43;
 constexpr std::uint8_t certificate_expired = 45;
 constexpr std::uint8_t certificate_unknown = 46;
 constexpr std::uint8_t unknown_ca = 48;
+constexpr std::uint8_t access_denied = 49;
 constexpr std::uint8_t protocol_version = 70;
 constexpr std::uint8_t insufficient_security = 71;
 constexpr std::uint8_t unrecognized_name = 112;
+constexpr std::uint8_t certificate_required = 116;
+constexpr std::uint8_t no_application_protocol = 120;
 }  // namespace alert
+
+// Alerts that say "your certificate" (RFC 8446 §6.2): the certificate checks decide these.
+bool certificate_alert(std::uint8_t description) {
+  switch (description) {
+    case alert::bad_certificate:
+    case alert::unsupported_certificate:
+    case alert::certificate_expired:
+    case alert::certificate_unknown:
+    case alert::unknown_ca:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
@@ -182,6 +199,18 @@ bool client_closed_unused(const Evidence& evidence, const HandshakeRecord& recor
          record.closed_by == Side::client;
 }
 
+// "GET http://host/path HTTP/1.1": a request line in absolute form (RFC 9112 §3.2.2), the form
+// clients send to a plain-HTTP proxy.
+bool absolute_form_request(std::string_view line) {
+  const auto space = line.find(' ');
+  if (space == std::string_view::npos || space == 0) return false;
+  for (char c : line.substr(0, space)) {
+    if (c < 'A' || c > 'Z') return false;
+  }
+  const std::string_view rest = line.substr(space + 1);
+  return rest.rfind("http://", 0) == 0 || rest.rfind("https://", 0) == 0;
+}
+
 std::string ms_words(double ms) {
   return ms >= 2000 ? fmt::format("{:.1f} s", ms / 1000) : fmt::format("{:.1f} ms", ms);
 }
@@ -236,6 +265,27 @@ std::string hello_words(const Evidence& evidence, HandshakeRecord& record) {
   return words;
 }
 
+// What a server that refused every offered version must have instead.
+std::string server_versions_words(const Evidence& evidence) {
+  if (evidence.client_max_version && *evidence.client_max_version < tls::version::tls13) {
+    return fmt::format("it has nothing as old as {} (a TLS1.3-only server answers so)",
+                       display_version(*evidence.client_max_version));
+  }
+  if (evidence.client_min_version && *evidence.client_min_version > tls::version::tls10) {
+    return fmt::format("it has nothing as new as {} (a server limited to TLS1.1 or older "
+                       "answers so)",
+                       display_version(*evidence.client_min_version));
+  }
+  return "no version in common";
+}
+
+// The version a TLS <=1.2 ServerHello chose: the highest the server has up to the client's
+// (RFC 5246 Appendix E.1), so the server's maximum.
+std::string chosen_words(const HandshakeRecord& record) {
+  return fmt::format("server chose {}, its highest version (RFC 5246 E.1)",
+                     display_version(*record.version));
+}
+
 void decide_alert(const Evidence& evidence, HandshakeRecord& record, const AlertSeen& fatal) {
   const std::string side{side_name(fatal.from)};
   // A server that picked a version below the client's minimum: whatever the client's alert
@@ -243,22 +293,49 @@ void decide_alert(const Evidence& evidence, HandshakeRecord& record, const Alert
   if (record.version && evidence.client_min_version &&
       *record.version < *evidence.client_min_version) {
     record.cause = Cause::version_mismatch;
-    record.explanation = fmt::format("server chose {} but the client accepts {}; {} sent {}",
-                                     display_version(*record.version), version_range(evidence),
-                                     side, alert_words(fatal));
-    record.next_step = s_client(record, "-tls1_2");
+    record.explanation =
+        fmt::format("{} but the client accepts {}; {} sent {}", chosen_words(record),
+                    version_range(evidence), side, alert_words(fatal));
+    record.next_step = s_client(record, "-tls1_2") + "  # fails if the server has no TLS1.2";
+    return;
+  }
+  // RFC 8996 deprecates TLS 1.0 and 1.1: clients that still list them often refuse them once
+  // chosen (OpenSSL 3 at its default security level rejects their SHA-1 signatures with
+  // internal_error). A client that aborts a TLS <=1.1 handshake for anything but its
+  // certificate refused the version.
+  if (record.version && *record.version < tls::version::tls12 && fatal.from == Side::client &&
+      record.server_hello_seen && fatal.description != alert::protocol_version &&
+      !certificate_alert(fatal.description)) {
+    record.cause = Cause::version_mismatch;
+    record.explanation = fmt::format(
+        "{}; the client offered {} but aborted right after the server's flight with {}: TLS1.0 "
+        "and TLS1.1 are deprecated (RFC 8996) and clients that still offer them often refuse "
+        "them (OpenSSL 3's default security level rejects their SHA-1 signatures)",
+        chosen_words(record), version_range(evidence), alert_words(fatal));
+    record.next_step = s_client(record, "-tls1_2") + "  # fails if the server has no TLS1.2";
     return;
   }
   if (fatal.description == alert::protocol_version) {
     record.cause = Cause::version_mismatch;
-    record.explanation =
-        fatal.from == Side::server
-            ? fmt::format("client offered {}; server answered protocol_version: no version in "
-                          "common",
-                          version_range(evidence))
-            : fmt::format("client offered {} and rejected the server's {} with protocol_version",
-                          version_range(evidence),
-                          record.version ? display_version(*record.version) : "answer");
+    if (fatal.from == Side::server) {
+      record.explanation = fmt::format("client offered {}; server answered protocol_version: {}",
+                                       version_range(evidence), server_versions_words(evidence));
+    } else if (record.version && evidence.client_max_version &&
+               *record.version > *evidence.client_max_version) {
+      record.explanation = fmt::format(
+          "server chose {}, which the client did not offer ({}); the client refused it with "
+          "protocol_version",
+          display_version(*record.version), version_range(evidence));
+    } else if (record.version) {
+      record.explanation = fmt::format(
+          "{}; the client offered {} and refused {} with protocol_version: the lowest version "
+          "it accepts is above the server's highest",
+          chosen_words(record), version_range(evidence), display_version(*record.version));
+    } else {
+      record.explanation =
+          fmt::format("client offered {} and answered the server with protocol_version",
+                      version_range(evidence));
+    }
     record.next_step = s_client(record, "-tls1_2") + "  # then -tls1_3, -tls1_1";
     return;
   }
@@ -341,6 +418,36 @@ void decide_alert(const Evidence& evidence, HandshakeRecord& record, const Alert
   record.explanation =
       fmt::format("{} sent {} {}", side, alert_words(fatal), stage_words(record.stage));
   record.next_step = s_client(record, "-msg");
+  if (fatal.from != Side::server) return;
+  // RFC 7301 §3.2: the server supports none of the client's ALPN protocols.
+  if (fatal.description == alert::no_application_protocol) {
+    const std::string offered =
+        record.client.alpn.empty() ? std::string("none") : join(record.client.alpn, ", ");
+    record.explanation += fmt::format(
+        ": the server accepts none of the application protocols the client offered in ALPN "
+        "({})",
+        offered);
+    record.next_step =
+        s_client(record, "-alpn " + (record.client.alpn.empty() ? std::string("h2,http/1.1")
+                                                                : join(record.client.alpn, ","))) +
+        "  # reproduces it; try -alpn h2 or -alpn http/1.1 to find what the server accepts";
+    return;
+  }
+  // The server asked for a client certificate (a CertificateRequest in clear, TLS <=1.2, or
+  // TLS 1.3's certificate_required) and refused what the client sent.
+  const bool about_client_certificate =
+      fatal.description == alert::certificate_required ||
+      (record.server.certificate_request && record.stage >= Stage::client_finished &&
+       (fatal.description == alert::handshake_failure ||
+        fatal.description == alert::access_denied || certificate_alert(fatal.description)));
+  if (about_client_certificate) {
+    record.explanation += fmt::format(
+        ": the server asked for a client certificate{} and refused the client's answer - it "
+        "sent none, or one the server does not accept",
+        record.server.certificate_request ? " (CertificateRequest)" : "");
+    record.next_step = s_client(record, "-cert client.pem -key client.key") +
+                       "  # with the client certificate the server expects";
+  }
 }
 
 }  // namespace
@@ -371,7 +478,9 @@ bool outcome_known(const Evidence& evidence, const HandshakeRecord& record) {
   if (!record.established) return false;
   // curl checks the host name after the handshake (DESIGN.md): wait for the client to use
   // the connection before calling it good, unless the certificate was seen and fits.
-  if (evidence.client_sent_data) return true;
+  // A TLS 1.3 server judges the client's second flight (its certificate, when it asked for
+  // one) after the wire already shows both flights: wait for its first real answer too.
+  if (evidence.client_sent_data) return !evidence.tls13 || evidence.server_sent_data;
   return !evidence.tls13 && evidence.leaf_covers_sni != false && !record.server.chain.empty();
 }
 
@@ -381,17 +490,8 @@ bool certificate_probe_helps(const Evidence& evidence, const HandshakeRecord& re
   // An OpenSSL TLS 1.3 client rejects the certificate with an alert in clear.
   if (evidence.first_fatal_alert && *evidence.first_fatal_alert < record.alerts.size()) {
     const AlertSeen& fatal = record.alerts[*evidence.first_fatal_alert];
-    if (fatal.from != Side::client || !record.server_hello_seen) return false;
-    switch (fatal.description) {
-      case alert::bad_certificate:
-      case alert::unsupported_certificate:
-      case alert::certificate_expired:
-      case alert::certificate_unknown:
-      case alert::unknown_ca:
-        return true;
-      default:
-        return false;
-    }
+    return fatal.from == Side::client && record.server_hello_seen &&
+           certificate_alert(fatal.description);
   }
   return false;
 }
@@ -426,6 +526,16 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
           quote, quote.rfind("HTTP/", 0) == 0 ? "plain HTTP," : "another protocol,");
       record.next_step = fmt::format("curl -v http://{}/  # the port answers without TLS?",
                                      target(record));
+    } else if (absolute_form_request(quote)) {
+      record.explanation = fmt::format(
+          "client sent \"{}\", a plain-HTTP proxy request (absolute URI, RFC 9112 §3.2.2), "
+          "where {}: it uses this port as a proxy for an http:// URL",
+          quote,
+          record.prelude == "http_connect" || record.mode == "connect"
+              ? "a CONNECT request (or a ClientHello) should come"
+              : "a ClientHello should come");
+      record.next_step =
+          "tlsglass relays TLS only: fetch http:// URLs without this proxy, or use https://";
     } else {
       record.explanation = fmt::format(
           "client sent \"{}\" instead of a ClientHello: it speaks {} to a TLS port", quote,
@@ -460,6 +570,23 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
         record.next_step = s_client(record) + " | openssl x509 -noout -dates -subject -ext subjectAltName";
         return;
       }
+    }
+    // TLS 1.3: a server that answers the client's Finished only with short records (an
+    // encrypted alert) and closes aborted the handshake (DESIGN.md: ok is "the client's
+    // encrypted flight after the server's, and no abort"). OpenSSL servers requiring a client
+    // certificate do this (certificate_required, RFC 8446 §4.4.2.4).
+    if (evidence.tls13 && evidence.server_finished && !evidence.server_sent_data && closed &&
+        record.closed_by == Side::server) {
+      record.cause = Cause::alert_other;
+      record.inferred = true;
+      record.explanation =
+          "the server answered the client's Finished with only a short encrypted record (an "
+          "alert) and closed: TLS1.3 servers check the client's certificate after the wire "
+          "shows both flights, so it most likely refused the client certificate it asked for "
+          "(certificate_required), or the client's Finished";
+      record.next_step = s_client(record, "-tls1_3 -cert client.pem -key client.key") +
+                         "  # with the client certificate the server expects";
+      return;
     }
     record.cause = Cause::ok;
     record.explanation = fmt::format(
@@ -530,14 +657,26 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
       return;
     }
     record.cause = Cause::reset_mid_handshake;
-    const double after = ms_since_hello(evidence, *evidence.first_close_at);
-    record.explanation = fmt::format(
-        "{} {} the connection {} ({:.1f} ms after the ClientHello){}", side_name(by),
-        record.close == CloseKind::rst ? "reset" : "closed (FIN, no alert)",
-        stage_words(record.stage), after,
-        by == Side::server && record.stage <= Stage::client_hello
-            ? ": a server, load balancer or middlebox refused this ClientHello"
-            : "");
+    const std::string when =
+        evidence.client_hello_at
+            ? fmt::format("{} after the ClientHello",
+                          ms_words(ms_since_hello(evidence, *evidence.first_close_at)))
+            : fmt::format("{} after the connection opened, no ClientHello sent",
+                          ms_words(std::chrono::duration<double, std::milli>(
+                                       *evidence.first_close_at - record.timestamp)
+                                       .count()));
+    const std::string how = record.close == CloseKind::rst ? "reset" : "closed (FIN, no alert)";
+    if (record.stage == Stage::client_hello && evidence.client_hello_at) {
+      // Right after the hello, before any answer: who, and how long it took.
+      record.explanation = fmt::format(
+          "{} {} the connection {} after the ClientHello, without answering it{}", side_name(by),
+          how, ms_words(ms_since_hello(evidence, *evidence.first_close_at)),
+          by == Side::server ? ": a server, load balancer or middlebox refused this ClientHello"
+                             : "");
+    } else {
+      record.explanation = fmt::format("{} {} the connection {} ({})", side_name(by), how,
+                                       stage_words(record.stage), when);
+    }
     record.next_step = s_client(record, "-msg");
     if (by == Side::server && record.stage <= Stage::client_hello)
       record.explanation += hello_words(evidence, record);

@@ -134,6 +134,171 @@ TEST_CASE("a TLS 1.3 client that answers the server's flight with a short record
   CHECK(record.explanation.find("--probe-certs") != std::string::npos);
 }
 
+TEST_CASE("a client that offered TLS 1.0 yet aborts the server's TLS 1.1 refused the version") {
+  // curl 7.88 (OpenSSL 3) lists 1.3 to 1.0 in supported_versions, then rejects a TLS 1.1
+  // server's SHA-1 signature with internal_error ("legacy sigalg disallowed or unsupported").
+  HandshakeRecord record = hello_answered(0x0302);
+  Evidence evidence;
+  evidence.client_min_version = 0x0301;
+  evidence.client_max_version = 0x0304;
+  record.alerts.push_back({Side::client, kFatal, 80 /* internal_error */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::version_mismatch);
+  CHECK_THAT(record.explanation, Catch::Contains("server chose TLS1.1"));
+  CHECK_THAT(record.explanation, Catch::Contains("TLS1.0 to TLS1.3"));
+  CHECK_THAT(record.explanation, Catch::Contains("internal_error"));
+}
+
+TEST_CASE("a client certificate problem on a TLS 1.1 connection is still the certificate's") {
+  HandshakeRecord record = hello_answered(0x0302);
+  Evidence evidence;
+  evidence.client_min_version = 0x0301;
+  evidence.client_max_version = 0x0304;
+  record.alerts.push_back({Side::client, kFatal, 48 /* unknown_ca */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::untrusted_cert);
+}
+
+TEST_CASE("a server refusing a TLS 1.2-at-most hello with protocol_version needs a newer one") {
+  HandshakeRecord record;
+  record.client_hello_seen = true;
+  record.client.server_name = "app.example.test";
+  record.stage = Stage::client_hello;
+  Evidence evidence;
+  evidence.client_max_version = 0x0303;  // legacy_version 1.2, no supported_versions
+  record.alerts.push_back({Side::server, kFatal, 70 /* protocol_version */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::version_mismatch);
+  CHECK_THAT(record.explanation, Catch::Contains("TLS1.2 or lower"));
+  CHECK_THAT(record.explanation, Catch::Contains("nothing as old as TLS1.2"));
+}
+
+TEST_CASE("a client refusing the server's TLS 1.1 with protocol_version names both versions") {
+  HandshakeRecord record = hello_answered(0x0302);
+  Evidence evidence;
+  evidence.client_max_version = 0x0303;
+  record.alerts.push_back({Side::client, kFatal, 70 /* protocol_version */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::version_mismatch);
+  CHECK_THAT(record.explanation, Catch::Contains("TLS1.2 or lower"));
+  CHECK_THAT(record.explanation, Catch::Contains("server chose TLS1.1, its highest version"));
+}
+
+TEST_CASE("no_application_protocol names the ALPN protocols the client offered") {
+  HandshakeRecord record;
+  record.client_hello_seen = true;
+  record.client.server_name = "app.example.test";
+  record.client.alpn = {"http/1.1"};
+  record.stage = Stage::client_hello;
+  Evidence evidence;
+  record.alerts.push_back({Side::server, kFatal, 120 /* no_application_protocol */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::alert_other);
+  CHECK_THAT(record.explanation, Catch::Contains("no_application_protocol"));
+  CHECK_THAT(record.explanation, Catch::Contains("ALPN (http/1.1)"));
+  CHECK_THAT(record.next_step, Catch::Contains("-alpn http/1.1"));
+}
+
+TEST_CASE("a handshake_failure after a CertificateRequest is about the client certificate") {
+  HandshakeRecord record = hello_answered(0x0303);
+  record.server.certificate_request = true;
+  record.stage = Stage::client_finished;
+  Evidence evidence;
+  record.alerts.push_back({Side::server, kFatal, 40 /* handshake_failure */, false, 2, 1.0});
+  evidence.first_fatal_alert = 0;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::alert_other);
+  CHECK_THAT(record.explanation, Catch::Contains("handshake_failure"));
+  CHECK_THAT(record.explanation, Catch::Contains("client certificate (CertificateRequest)"));
+}
+
+TEST_CASE("a close before any ClientHello is not timed from a ClientHello") {
+  HandshakeRecord record;
+  record.timestamp = utc_day(2026, 11, 25);
+  record.stage = Stage::connect;
+  record.closed_by = Side::server;
+  record.close = CloseKind::fin;
+  Evidence evidence;
+  evidence.first_close_at = record.timestamp + milliseconds(4);
+  decide(evidence, record);
+  CHECK(record.cause == Cause::reset_mid_handshake);
+  CHECK_THAT(record.explanation, !Catch::Contains("after the ClientHello"));
+  CHECK_THAT(record.explanation, Catch::Contains("4.0 ms after the connection opened"));
+}
+
+TEST_CASE("a plain-HTTP proxy request to a CONNECT proxy is named as such") {
+  // Chromium sends its http:// requests to its --proxy-server in absolute form.
+  HandshakeRecord record;
+  record.mode = "connect";
+  record.prelude = "http_request";
+  record.not_tls_from = Side::client;
+  record.not_tls_quote = "POST http://update.example.test/service/update2/json HTTP/1.1";
+  Evidence evidence;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::not_tls);
+  CHECK_THAT(record.explanation, Catch::Contains("plain-HTTP proxy request"));
+  CHECK_THAT(record.explanation, Catch::Contains("POST http://update.example.test/"));
+  CHECK_THAT(record.explanation, !Catch::Contains("to a TLS port"));
+}
+
+TEST_CASE("a plain HTTP request where a ClientHello belongs says so") {
+  HandshakeRecord record;
+  record.mode = "forward";
+  record.not_tls_from = Side::client;
+  record.not_tls_quote = "GET /hello.txt HTTP/1.1";
+  Evidence evidence;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::not_tls);
+  CHECK_THAT(record.explanation, Catch::Contains("plain HTTP to a TLS port"));
+}
+
+TEST_CASE("a TLS 1.3 handshake is not known good before the server answers the client") {
+  HandshakeRecord record = hello_answered(0x0304);
+  record.established = true;
+  record.stage = Stage::application_data;
+  Evidence evidence;
+  evidence.tls13 = true;
+  evidence.client_finished = true;
+  evidence.server_encrypted_flight = 4;
+  evidence.client_sent_data = true;
+  CHECK_FALSE(outcome_known(evidence, record));
+  evidence.server_finished = true;  // a short record: an alert, not yet an answer
+  CHECK_FALSE(outcome_known(evidence, record));
+  evidence.server_sent_data = true;  // a ticket or the response
+  CHECK(outcome_known(evidence, record));
+}
+
+TEST_CASE("a TLS 1.3 server that answers the client's Finished with an alert aborted it") {
+  // openssl s_server -tls1_3 -Verify 1 and a client without a certificate: the client's
+  // Finished and request go out, the server sends certificate_required (encrypted) and a FIN.
+  HandshakeRecord record = hello_answered(0x0304);
+  record.established = true;
+  record.stage = Stage::application_data;
+  record.closed_by = Side::server;
+  record.close = CloseKind::fin;
+  Evidence evidence;
+  evidence.tls13 = true;
+  evidence.client_finished = true;
+  evidence.server_encrypted_flight = 4;
+  evidence.client_sent_data = true;
+  evidence.server_finished = true;
+  evidence.first_close_at = utc_day(2026, 11, 25);
+  CHECK(outcome_known(evidence, record));
+  decide(evidence, record);
+  CHECK(record.cause == Cause::alert_other);
+  CHECK(record.inferred);
+  CHECK_THAT(record.explanation, Catch::Contains("client certificate"));
+
+  evidence.server_sent_data = true;  // it answered first: a normal close afterwards
+  decide(evidence, record);
+  CHECK(record.cause == Cause::ok);
+}
+
 TEST_CASE("versions and ages read as an engineer writes them") {
   CHECK(display_version(0x0304) == "TLS1.3");
   CHECK(display_version(0x0300) == "SSL3.0");

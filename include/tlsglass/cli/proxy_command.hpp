@@ -23,6 +23,9 @@ struct ProxyOptions {
   double idle_timeout = 300;
   std::vector<std::string> allow_dest;
   std::string probe_certs;  // empty: off; "failed" or "all"
+  std::string capture_dir;
+  std::string capture;  // empty: "failed" with --capture-dir, else "none"
+  std::uint64_t capture_max_bytes = 1ull << 30;
 };
 
 CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options);

@@ -86,6 +86,8 @@ class Connection final : private Dialer::Events {
   void arm_timer();
   void on_timer();
   void observe(trace::Side from, tls::Bytes bytes);
+  void capture(trace::Side from, tls::Bytes bytes);
+  void decide_capture(trace::HandshakeRecord* record);
   void note_close(trace::Side by, trace::CloseKind kind);
   void settle_record(bool final = false);
   bool probe_wanted(CertificateProber* prober);
@@ -118,6 +120,7 @@ class Connection final : private Dialer::Events {
   std::array<Peer, 2> peers_;
 
   std::unique_ptr<trace::Session> session_;  // until the record is out
+  std::unique_ptr<trace::Transcript> transcript_;  // --capture-dir: while it may be kept
   std::unique_ptr<ConnectRequestReader> request_;
   Dialer dialer_;
   HostPort target_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tlsglass/trace/handshake_record.hpp"
+#include "tlsglass/trace/transcript.hpp"
 
 namespace tlsglass::proxy {
 
@@ -68,6 +69,13 @@ struct ProxyConfig {
   // are closed with their records; under DESIGN.md's 2 s to exit.
   double shutdown_grace_s = 1.5;
   ProbeCerts probe_certs = ProbeCerts::off;
+  // --capture-dir (cli/ wires capture/ in): while the decision may still want a connection,
+  // its bytes are kept (at most capture_max_bytes_per_connection); the decision is asked when
+  // the record is made (the path it returns goes into the record), the transcript goes to the
+  // sink once the connection has closed. Both run on worker threads and must not block.
+  std::function<std::optional<std::string>(const trace::HandshakeRecord&)> capture_decision;
+  std::function<void(trace::Transcript)> capture_sink;
+  std::size_t capture_max_bytes_per_connection = 1 << 20;
   // A probe's connect and handshake together; its record waits at most this long.
   double probe_timeout_s = 5;
 };

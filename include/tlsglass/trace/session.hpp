@@ -58,6 +58,8 @@ class Session {
   // What `--probe-certs` found for this connection's server and SNI. Its chain fills
   // tls.server.* only when the wire showed none; the verdict judges it against the probe's time.
   void on_certificate_probe(CertificateProbe probe);
+  // The file this connection's capture goes to (tlsglass.capture).
+  void set_capture(std::string path);
 
   // The outcome is settled: the record can be written now.
   bool outcome_known() const;
