@@ -195,8 +195,9 @@ bool client_aborted_13(const Evidence& evidence, const HandshakeRecord& record) 
 // TLS 1.3 (or a chain from --probe-certs): the handshake completed and the client closed
 // without a request - curl's host name check looks like this.
 bool client_closed_unused(const Evidence& evidence, const HandshakeRecord& record) {
-  return record.established && !evidence.client_sent_data && evidence.first_close_at &&
-         record.closed_by == Side::client;
+  // Either side may close first: a server often answers the client's (encrypted) alert with
+  // its own close before the client's FIN reaches the proxy.
+  return record.established && !evidence.client_sent_data && evidence.first_close_at;
 }
 
 // "GET http://host/path HTTP/1.1": a request line in absolute form (RFC 9112 §3.2.2), the form
@@ -558,9 +559,11 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
     // one - the certificate tells which) came before the server's, with no request sent.
     const bool client_alerted_first =
         !record.alerts.empty() && record.alerts.front().from == Side::client;
-    const bool client_gave_up =
-        (closed && record.closed_by == Side::client) || client_alerted_first;
     const bool chain_probed = record.certificate_source == CertificateSource::probe;
+    // With a probed chain, any close before a request counts: which side's FIN came first is
+    // a race between the client's alert and the server's answer to it.
+    const bool client_gave_up = (closed && (record.closed_by == Side::client || chain_probed)) ||
+                                client_alerted_first;
     if (!evidence.client_sent_data && client_gave_up && (!evidence.tls13 || chain_probed)) {
       if (auto cause = certificate_cause(evidence, record)) {
         record.inferred = evidence.tls13;
