@@ -575,16 +575,16 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
       }
     }
     // TLS 1.3: a server that answers the client's Finished only with short records (an
-    // encrypted alert) and closes aborted the handshake (DESIGN.md: ok is "the client's
-    // encrypted flight after the server's, and no abort"). OpenSSL servers requiring a client
-    // certificate do this (certificate_required, RFC 8446 §4.4.2.4).
-    if (evidence.tls13 && evidence.server_finished && !evidence.server_sent_data && closed &&
-        record.closed_by == Side::server) {
+    // encrypted alert) before the connection closes aborted the handshake (DESIGN.md: ok is
+    // "the client's encrypted flight after the server's, and no abort"). OpenSSL servers
+    // requiring a client certificate do this (certificate_required, RFC 8446 §4.4.2.4); the
+    // client, having read the alert, often closes first.
+    if (evidence.tls13 && evidence.server_finished && !evidence.server_sent_data && closed) {
       record.cause = Cause::alert_other;
       record.inferred = true;
       record.explanation =
           "the server answered the client's Finished with only a short encrypted record (an "
-          "alert) and closed: TLS1.3 servers check the client's certificate after the wire "
+          "alert), then the connection closed: TLS1.3 servers check the client's certificate after the wire "
           "shows both flights, so it most likely refused the client certificate it asked for "
           "(certificate_required), or the client's Finished";
       record.next_step = s_client(record, "-tls1_3 -cert client.pem -key client.key") +

@@ -745,6 +745,26 @@ class Causes(unittest.TestCase):
                     self.assertSays("handshake_failure", why)
                     self.assertSays("client certificate", why)
 
+    def test_alert_other_client_certificate_required_tls13(self):
+        # TLS 1.3 encrypts the CertificateRequest, and the server checks the client's (empty)
+        # Certificate after the client's Finished, when the wire already shows both flights:
+        # it answers with an encrypted certificate_required alert (RFC 8446 §4.4.2.4) and
+        # closes, where a good server sends tickets or its response.
+        srv = self.server(ss.SServer(self.tmp(), "-tls1_3", "-Verify", "1"))
+        clients = (("s_client", lambda r: ss.s_client(r, "-tls1_3")),
+                   ("curl", lambda r: ss.curl(r, "--tlsv1.3")))
+        for mode in MODES:
+            for name, client in clients:
+                with self.subTest(mode=mode, client=name):
+                    run, (rec,), conn = self.through(mode, srv.port, client)
+                    self.assertNotEqual(run.rc, 0, run)
+                    self.assertRegex(run.text, r"(?i)alert certificate required", run)
+                    ctx = self.check(rec, "alert_other", mode, conn["port"])
+                    self.check_hello(rec, conn)
+                    self.assertEqual(field(rec, "tls.version"), "1.3", ctx)
+                    self.assertIs(field(rec, "tlsglass.inferred"), True, ctx)
+                    self.assertSays("client certificate", field(rec, "tlsglass.explanation"))
+
 
 def same_hello(record, c2s):
     """Whether the ClientHello at the start of `c2s` is the record's (size and JA4)."""
