@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -110,8 +110,8 @@ std::uint64_t LogFollower::count_lines(off_t size, off_t& after_last_newline) {
     const ssize_t n = ::pread(fd_, chunk.data(), want, at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // shorter than it was a moment ago: poll() sees the truncation
-    for (const char* p = chunk.data(); (p = static_cast<const char*>(
-             std::memchr(p, '\n', chunk.data() + n - p))) != nullptr;
+    for (const char* p = chunk.data();
+         (p = static_cast<const char*>(std::memchr(p, '\n', chunk.data() + n - p))) != nullptr;
          ++p) {
       ++lines;
       after_last_newline = at + (p - chunk.data()) + 1;

@@ -73,10 +73,10 @@ class LogFollower {
   int fd_ = -1;
   dev_t device_ = 0;
   ino_t inode_ = 0;
-  off_t offset_ = 0;        // bytes read from the current file
+  off_t offset_ = 0;         // bytes read from the current file
   std::uint64_t lines_ = 0;  // complete lines (and skipped long ones) seen in the current file
-  std::string partial_;     // the line being read, before its newline
-  bool skipping_ = false;   // inside a line that was too long: drop bytes up to the newline
+  std::string partial_;      // the line being read, before its newline
+  bool skipping_ = false;    // inside a line that was too long: drop bytes up to the newline
   bool was_missing_ = false;
 };
 

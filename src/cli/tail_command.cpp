@@ -47,11 +47,13 @@ void sleep_between_polls() {
   nanosleep(&interval, nullptr);  // EINTR on SIGINT: the loop then sees g_stop
 }
 
+// Every cause name, for the usage error: trace::Cause runs from ok to incomplete.
 std::string cause_names() {
   std::string names;
   for (auto i = static_cast<int>(trace::Cause::ok); i <= static_cast<int>(trace::Cause::incomplete);
        ++i) {
-    names += (names.empty() ? "" : ", ") + std::string(trace::cause_name(static_cast<trace::Cause>(i)));
+    names +=
+        (names.empty() ? "" : ", ") + std::string(trace::cause_name(static_cast<trace::Cause>(i)));
   }
   return names;
 }
@@ -174,7 +176,8 @@ class Tail {
     } else {
       out = log::console_line(record, style_) + "\n";
       if (options_.ladder || (tty_ && record.cause != "ok")) {
-        for (const auto& row : log::ladder(record.timeline, record.cause, style_)) out += row + "\n";
+        for (const auto& row : log::ladder(record.timeline, record.cause, style_))
+          out += row + "\n";
       }
     }
     if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) output_failed_ = true;
@@ -192,8 +195,10 @@ class Tail {
         complain(event.number, too_long());
         break;
       case FollowEvent::Kind::partial_line:
-        fmt::print(stderr, "tlsglass: tail: line {}: not a handshake record (no newline before "
-                           "{} was replaced)\n", event.number, file_);
+        fmt::print(stderr,
+                   "tlsglass: tail: line {}: not a handshake record (no newline before "
+                   "{} was replaced)\n",
+                   event.number, file_);
         break;
       case FollowEvent::Kind::appeared:
         fmt::print(stderr, "tlsglass: tail: {} has appeared; following it\n", file_);
@@ -225,18 +230,27 @@ class Tail {
 
 CLI::App* add_tail_command(CLI::App& app, TailOptions& options) {
   CLI::App* command = app.add_subcommand(
-      "tail", "Show the handshake log as it grows, one line per handshake (and a ladder diagram "
-              "of each failure on a terminal); follows the file like tail -F");
+      "tail",
+      "Show the handshake log as it grows, one line per handshake (and a ladder diagram "
+      "of each failure on a terminal); follows the file like tail -F");
   command->add_option("file", options.file, "The JSON lines log")
       ->type_name("FILE")
       ->capture_default_str();
   command->add_option("-n", options.lines, "Start with the last N matching records")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const bool digits = !value.empty() && value.size() <= 18 &&
+                                value.find_first_not_of("0123456789") == std::string::npos;
+            return digits ? std::string() : "N must be a number of records, 0 or more";
+          },
+          "N"))
       ->type_name("N")
       ->capture_default_str();
   command->add_flag("--no-follow", options.no_follow, "Print what the file holds and exit");
   command->add_flag("--failed", options.failed, "Only handshakes whose cause is not ok");
-  command->add_option("--sni", options.sni,
-                      "Only handshakes whose SNI matches GLOB (fnmatch, case-insensitive)")
+  command
+      ->add_option("--sni", options.sni,
+                   "Only handshakes whose SNI matches GLOB (fnmatch, case-insensitive)")
       ->type_name("GLOB");
   command->add_option("--cause", options.cause, "Only handshakes with this cause")
       ->type_name("NAME");

@@ -130,18 +130,17 @@ std::vector<std::string> ladder(std::span<const trace::TimelineEntry> timeline,
     const trace::TimelineEntry& entry = timeline[*row];
     const std::string what = fit(terminal_safe(entry.what), span - kArrowFrame, g.ellipsis);
     const std::string shaft = repeat(g.line, span - kArrowFrame + 1 - columns(what));
-    const std::string arrow =
-        entry.from == trace::Side::client
-            ? fmt::format("{} {} {}{}", g.line, what, shaft, g.to_server)
-            : fmt::format("{}{} {} {}", g.to_client, shaft, what, g.line);
+    const std::string arrow = entry.from == trace::Side::client
+                                  ? fmt::format("{} {} {}{}", g.line, what, shaft, g.to_server)
+                                  : fmt::format("{}{} {} {}", g.to_client, shaft, what, g.line);
     const bool failed_here = failing && *failing == *row;
     std::string line = paint(style, kDim, time_column(entry.ms)) + std::string(g.rail);
     line += failed_here ? paint(style, kRed, arrow) : arrow;
     line += g.rail;
     if (failed_here) {
-      line += " " + paint(style, kBoldRed, fmt::format("{} {}", g.failed,
-                                                       fit(terminal_safe(cause), kMaxCauseColumns,
-                                                           g.ellipsis)));
+      line += " " + paint(style, kBoldRed,
+                          fmt::format("{} {}", g.failed,
+                                      fit(terminal_safe(cause), kMaxCauseColumns, g.ellipsis)));
     }
     out.push_back(std::move(line));
   }

@@ -97,16 +97,20 @@ TEST_CASE("what is not a handshake record is named, not quoted") {
         "tlsglass.conn is not a number in range");
   CHECK(problem_of(R"({"@timestamp":"x","source":{"ip":"1.2.3.4","port":70000},)"
                    R"("tlsglass":{"cause":"ok"}})") == "source.port is not a number in range");
-  CHECK(problem_of(R"({"@timestamp":"x","tlsglass":{"cause":"ok","timeline":[)"
-                   R"({"ms":0,"from":"client","what":"ClientHello"},{"ms":1,"from":"\u001b","what":"x"}]}})") ==
-        "tlsglass.timeline[1] is not {ms, from, what}");
+  CHECK(
+      problem_of(
+          R"({"@timestamp":"x","tlsglass":{"cause":"ok","timeline":[)"
+          R"({"ms":0,"from":"client","what":"ClientHello"},{"ms":1,"from":"\u001b","what":"x"}]}})") ==
+      "tlsglass.timeline[1] is not {ms, from, what}");
 }
 
 TEST_CASE("UTF-8 drawing follows the locale the way setlocale picks it") {
   const auto with = [](const char* all, const char* ctype, const char* lang) {
     for (auto [name, value] : {std::pair{"LC_ALL", all}, {"LC_CTYPE", ctype}, {"LANG", lang}}) {
-      if (value) setenv(name, value, 1);
-      else unsetenv(name);
+      if (value)
+        setenv(name, value, 1);
+      else
+        unsetenv(name);
     }
     return log::wants_utf8();
   };

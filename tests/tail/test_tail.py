@@ -128,8 +128,12 @@ class Follower:
         return self.wait_for(f"connections {expected}", lambda o, e: conns(o) == expected)
 
     def interrupt(self):
+        """SIGINT; the exit code, once all of stdout and stderr has been read."""
         self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=TIMEOUT)
+        code = self.proc.wait(timeout=TIMEOUT)
+        for pump in self.pumps:
+            pump.join(timeout=TIMEOUT)
+        return code
 
     def kill(self):
         if self.proc.poll() is None:
@@ -152,6 +156,13 @@ class FirstScreen(LogDir):
         self.assertEqual(conns(run(self.log, "--no-follow", "-n", "100").stdout),
                          list(range(1, 16)))
         self.assertEqual(run(self.log, "--no-follow", "-n", "0").stdout, b"")
+
+    def test_a_negative_or_odd_n_is_a_usage_error(self):
+        self.write(record("curl-tls13", 1))
+        for n in ("-1", "ten", ""):
+            result = run(self.log, "--no-follow", "-n", n, timeout=20)
+            self.assertEqual(result.returncode, 2, (n, result.stdout, result.stderr))
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
     def test_the_default_file_is_handshakes_jsonl(self):
         self.write(record("expired-tls12", 7))
@@ -454,6 +465,7 @@ class Following(LogDir):
         tail.wait_for("the second truncation", lambda o, e: e.count(b"truncated") == 2)
         self.write(record("curl-tls13", 5))
         tail.wait_for_conns([1, 2, 3, 4, 5])
+        self.assertEqual(tail.interrupt(), 0)
         self.assertNotIn(b"not a handshake record", bytes(tail.err))
 
     def test_a_partial_line_waits_for_its_newline(self):
@@ -465,6 +477,7 @@ class Following(LogDir):
         time.sleep(0.5)  # several polls: none may take the half line for a record
         self.write(whole[100:])
         tail.wait_for_conns([1, 2])
+        self.assertEqual(tail.interrupt(), 0)
         self.assertEqual(bytes(tail.err), b"")
 
     def test_a_last_line_cut_short_is_finished_not_complained_about(self):
@@ -486,6 +499,7 @@ class Following(LogDir):
         tail.wait_for("the complaint", lambda o, e: b"line 1: not a handshake record" in e)
         self.write(b" " * 65536 + b"}\n", record("curl-tls13", 7))
         tail.wait_for_conns([7])
+        self.assertEqual(tail.interrupt(), 0)
         self.assertEqual(len(bytes(tail.err).splitlines()), 1, bytes(tail.err))
 
 

@@ -2,10 +2,12 @@
 // the right, one arrow per entry (-> client-sent, <- server-sent) with what was sent and when,
 // and, for a failed handshake, the step it failed at marked with the cause:
 //
-//                client                                     server
-//        0.0 ms  │─ ClientHello ─────────────────────────────→│
-//       11.8 ms  │←──────────── ServerHello,Certificate,Serve… ─│
-//       12.9 ms  │─ Alert(fatal,certificate_expired) ────────→│ ✗ cert_expired
+//                 client                              server
+//         0.0 ms  │─ ClientHello ─────────────────────────→│
+//        11.8 ms  │←─ ServerHello,Certificate,ServerKeyE… ─│
+//        12.9 ms  │─ Alert(fatal,certificate_expired) ────→│ ✗ cert_expired
+//        13.0 ms  │─ FIN ─────────────────────────────────→│
+//        13.1 ms  │←───────────────────────────────── RST ─│
 //
 // Pure: text in, lines out. Every `what` is made terminal-safe before it is measured, and cut
 // with an ellipsis so that no row is wider than the style's width allows (counting a code point
