@@ -153,6 +153,7 @@ class Session::Impl {
 
   void route_bytes(Side from, tls::Bytes bytes, Timestamp at);
   void feed_tls(Side from, tls::Bytes bytes);
+  void after_connect_head(Side from);
   void start_tls(Side from, std::size_t prelude_length);
   void mark_not_tls(Side from);
   void extend_quote(Side from, tls::Bytes bytes);
@@ -290,6 +291,10 @@ void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
   if (from == Side::client && prelude_kind_ == PreludeKind::http_connect && !record_.destination_domain) {
     if (auto host = connect_target_host(pending)) record_.destination_domain = *host;
   }
+  if (prelude_kind_ == PreludeKind::http_connect) {
+    after_connect_head(from);
+    return;
+  }
   if (auto start = find_tls_start(pending, from == Side::client, side.prelude_consumed)) {
     start_tls(from, *start);
     return;
@@ -297,6 +302,31 @@ void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
   side.prelude_consumed = side.pending.size() > 5 ? side.pending.size() - 5 : 0;
   if (side.pending.size() >= config_.limits.max_prelude) mark_not_tls(from);
   (void)at;
+}
+
+// After a CONNECT the tunnel starts right after the request head (client) and right after the
+// answer's head (server): what follows either opens TLS or is not TLS - searching further for
+// a TLS start would turn an HTTP request in the tunnel, or a plain HTTP server behind it, into
+// an unexplained prelude.
+void Session::Impl::after_connect_head(Side from) {
+  SideState& side = state(from);
+  const tls::Bytes pending(side.pending);
+  const auto head = http_head_length(pending, from == Side::server);
+  if (!head) {
+    if (side.pending.size() >= config_.limits.max_prelude) mark_not_tls(from);
+    return;
+  }
+  const StartVerdict start = classify_start(pending.subspan(*head));
+  if (start == StartVerdict::need_more) return;
+  if (start == StartVerdict::tls) {
+    start_tls(from, *head);
+    return;
+  }
+  // The head was the prelude; the quote starts with what came through the tunnel.
+  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
+      static_cast<std::uint32_t>(*head);
+  side.pending.erase(side.pending.begin(), side.pending.begin() + static_cast<std::ptrdiff_t>(*head));
+  mark_not_tls(from);
 }
 
 void Session::Impl::start_tls(Side from, std::size_t prelude_length) {
