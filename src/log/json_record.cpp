@@ -170,6 +170,25 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   out.field("stage", std::string(trace::stage_name(record.stage)));
   if (record.closed_by) out.field("closed_by", std::string(trace::side_name(*record.closed_by)));
   if (record.close) out.field("close", *record.close == trace::CloseKind::fin ? "fin" : "rst");
+  if (!record.reset_injected_signs.empty()) {
+    out.field("injected", "likely");
+    out.key("injected_why").begin_array();
+    for (const auto& sign : record.reset_injected_signs) out.value(sign);
+    out.end_array();
+  }
+  if (record.hello_retransmissions > 0)
+    out.field("hello_retransmissions", record.hello_retransmissions);
+  if (!record.gaps.empty()) {
+    out.key("gaps").begin_array();
+    for (const auto& gap : record.gaps) {
+      out.begin_object();
+      out.field("from", std::string(trace::side_name(gap.from)));
+      out.field("bytes", gap.bytes);
+      out.field("ms", round_ms(gap.ms));
+      out.end_object();
+    }
+    out.end_array();
+  }
   if (!record.alerts.empty()) alerts_json(out, record.alerts);
   out.key("bytes").begin_object();
   out.field("client", record.bytes_client).field("server", record.bytes_server);

@@ -105,6 +105,13 @@ class Session::Impl {
   HandshakeRecord record() const;
   void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
   void set_capture(std::string path) { record_.capture = std::move(path); }
+  void on_gap(Side from, std::uint64_t missing, Timestamp at);
+  void set_reset_injected_signs(std::vector<std::string> signs) {
+    record_.reset_injected_signs = std::move(signs);
+  }
+  void on_unacknowledged_hello(std::uint32_t retransmissions) {
+    record_.hello_retransmissions = retransmissions;
+  }
   bool wants_certificate_probe() const {
     return !probe_ && outcome_known() && certificate_probe_helps(evidence_, record_);
   }
@@ -138,6 +145,7 @@ class Session::Impl {
     std::size_t prelude_consumed = 0;   // of `pending`, bytes already known to be prelude
     bool change_cipher_spec = false;
     bool quoting = false;  // not TLS: `pending` still collects the first line for the quote
+    bool gap = false;      // the capture lost bytes of this side: nothing after them is read
     std::uint32_t encrypted_records = 0;
   };
 
@@ -229,7 +237,7 @@ void Session::Impl::on_bytes(Side from, tls::Bytes bytes, Timestamp at) {
   if (from == Side::server && !evidence_.server_first_at && evidence_.client_hello_at)
     evidence_.server_first_at = at;
   // Once the outcome is known and the handshake is over, bytes are counted, not parsed.
-  if (!wants_bytes()) return;
+  if (!wants_bytes() || state(from).gap) return;
   const bool hello_in_progress = from == Side::client && !hello_done_;
   route_bytes(from, bytes, at);
   if (hello_in_progress && state(Side::client).phase == Phase::tls) ++record_.client.hello_reads;
@@ -706,6 +714,17 @@ void Session::Impl::on_close(Side by, CloseKind kind, Timestamp at) {
   stop_quoting();  // nothing more will complete the quote's first line
 }
 
+void Session::Impl::on_gap(Side from, std::uint64_t missing, Timestamp at) {
+  touch(at);
+  constexpr std::size_t kMaxGaps = 8;
+  if (record_.gaps.size() < kMaxGaps) record_.gaps.push_back({from, missing, ms(at)});
+  add_timeline(from, at, fmt::format("gap({} bytes missing)", missing), true);
+  SideState& side = state(from);
+  if (side.gap || !wants_bytes()) return;
+  side.gap = true;
+  stop_quoting();
+}
+
 void Session::Impl::on_timeout(Timestamp at) {
   touch(at);
   stop_quoting();
@@ -822,6 +841,15 @@ void Session::on_certificate_probe(CertificateProbe probe) {
   impl_->on_certificate_probe(std::move(probe));
 }
 void Session::set_capture(std::string path) { impl_->set_capture(std::move(path)); }
+void Session::on_gap(Side from, std::uint64_t missing, Timestamp at) {
+  impl_->on_gap(from, missing, at);
+}
+void Session::set_reset_injected_signs(std::vector<std::string> signs) {
+  impl_->set_reset_injected_signs(std::move(signs));
+}
+void Session::on_unacknowledged_hello(std::uint32_t retransmissions) {
+  impl_->on_unacknowledged_hello(retransmissions);
+}
 bool Session::wants_certificate_probe() const { return impl_->wants_certificate_probe(); }
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }

@@ -216,6 +216,28 @@ std::string ms_words(double ms) {
   return ms >= 2000 ? fmt::format("{:.1f} s", ms / 1000) : fmt::format("{:.1f} ms", ms);
 }
 
+// What only a capture shows about a reset or a silence (DESIGN.md reset_mid_handshake): the
+// packets' own signs that the RST came from a middlebox, and a hello the network dropped.
+std::string capture_words(const HandshakeRecord& record) {
+  std::string words;
+  if (!record.reset_injected_signs.empty() && record.close == CloseKind::rst) {
+    std::string signs;
+    for (const auto& sign : record.reset_injected_signs) {
+      if (!signs.empty()) signs += ", ";
+      signs += sign;
+    }
+    words += fmt::format("; the RST was likely injected by a middlebox, not sent by the {} ({})",
+                         side_name(record.closed_by.value_or(Side::server)), signs);
+  }
+  if (record.hello_retransmissions > 0 && record.bytes_server == 0) {
+    words += fmt::format(
+        "; the ClientHello was sent {} times and never acknowledged: the network dropped it "
+        "(a firewall or middlebox discarding this hello, or a route that loses it)",
+        record.hello_retransmissions + 1);
+  }
+  return words;
+}
+
 // A reset or silence right after the ClientHello, compared with the last hello to this server
 // that worked (HelloHistory) and with the hello's own framing. Returns words to append; may
 // replace next_step.
@@ -681,6 +703,7 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
                                        stage_words(record.stage), when);
     }
     record.next_step = s_client(record, "-msg");
+    record.explanation += capture_words(record);
     if (by == Side::server && record.stage <= Stage::client_hello)
       record.explanation += hello_words(evidence, record);
     return;
@@ -698,6 +721,7 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
             : fmt::format("the handshake stalled {} ({} waited)", stage_words(record.stage),
                           ms_words(waited));
     record.next_step = s_client(record, "-msg");
+    record.explanation += capture_words(record);
     if (record.stage <= Stage::client_hello && record.client_hello_seen)
       record.explanation += hello_words(evidence, record);
     return;
@@ -706,7 +730,13 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
   record.cause = Cause::incomplete;
   record.explanation = fmt::format("the data ended {} before the outcome was known",
                                    stage_words(record.stage));
-  if (evidence.record_layer_failed) {
+  if (!record.gaps.empty()) {
+    const CaptureGap& gap = record.gaps.front();
+    record.explanation += fmt::format(
+        " (the capture is missing {} bytes of the {}'s stream at {}: packets the capture "
+        "did not record, so the rest of that side could not be read)",
+        gap.bytes, side_name(gap.from), ms_words(gap.ms));
+  } else if (evidence.record_layer_failed) {
     record.explanation += fmt::format(" (the {} stream stopped parsing as TLS)",
                                       side_name(*evidence.record_layer_failed));
   }

@@ -305,3 +305,55 @@ TEST_CASE("versions and ages read as an engineer writes them") {
   CHECK(display_age(7 * 86400 + 5) == "7 days");
   CHECK(display_age(90) == "90 seconds");
 }
+
+// What only a capture shows (replay): DESIGN.md reset_mid_handshake - "say injected: likely
+// and why"; a silent drop shows as retransmissions of the hello that nothing acknowledged.
+TEST_CASE("a reset the packets show as injected says so, with the signs") {
+  HandshakeRecord record;
+  record.client_hello_seen = true;
+  record.client.server_name = "blocked.example.test";
+  record.stage = Stage::client_hello;
+  record.closed_by = Side::server;
+  record.close = CloseKind::rst;
+  record.reset_injected_signs = {"the RST carries no ACK flag", "TTL 64 where the server's packets had 51"};
+  Evidence evidence;
+  evidence.client_hello_at = utc_day(2026, 12, 1);
+  evidence.first_close_at = *evidence.client_hello_at + milliseconds(3);
+  decide(evidence, record);
+  CHECK(record.cause == Cause::reset_mid_handshake);
+  CHECK(record.explanation.find("likely injected by a middlebox") != std::string::npos);
+  CHECK(record.explanation.find("no ACK flag") != std::string::npos);
+  CHECK(record.explanation.find("TTL 64") != std::string::npos);
+
+  // The same reset without signs blames the server's side, without the middlebox words.
+  record.reset_injected_signs.clear();
+  decide(evidence, record);
+  CHECK(record.explanation.find("injected") == std::string::npos);
+}
+
+TEST_CASE("a ClientHello retransmitted and never acknowledged is a drop on the way") {
+  HandshakeRecord record;
+  record.client_hello_seen = true;
+  record.client.server_name = "app.example.test";
+  record.stage = Stage::client_hello;
+  record.hello_retransmissions = 3;
+  Evidence evidence;
+  evidence.client_hello_at = utc_day(2026, 12, 1);
+  evidence.timed_out = true;
+  evidence.timed_out_at = *evidence.client_hello_at + seconds(10);
+  decide(evidence, record);
+  CHECK(record.cause == Cause::timeout);
+  CHECK(record.explanation.find("sent 4 times and never acknowledged") != std::string::npos);
+}
+
+TEST_CASE("bytes missing from a capture are named when the outcome is unknown") {
+  HandshakeRecord record;
+  record.client_hello_seen = true;
+  record.stage = Stage::server_hello;
+  record.gaps.push_back({Side::server, 1448, 12.5});
+  Evidence evidence;
+  evidence.end_of_data = true;
+  decide(evidence, record);
+  CHECK(record.cause == Cause::incomplete);
+  CHECK(record.explanation.find("missing 1448 bytes of the server's stream") != std::string::npos);
+}

@@ -142,6 +142,13 @@ struct ServerSide {
   bool certificate_request = false;       // the server asked for a client certificate
 };
 
+// Bytes of one direction a capture did not hold (replay): the stream cannot be read past them.
+struct CaptureGap {
+  Side from = Side::client;
+  std::uint64_t bytes = 0;
+  double ms = 0;  // since the first byte of the connection
+};
+
 struct HandshakeRecord {
   Timestamp timestamp{};  // first byte of the connection
   std::optional<std::int64_t> duration_ns;
@@ -181,6 +188,12 @@ struct HandshakeRecord {
   // Set when server.chain is not empty.
   std::optional<CertificateSource> certificate_source;
   std::optional<ProbeSummary> probe;  // --probe-certs answered for this connection
+  // What only a capture shows (replay): why a reset looks injected by a middlebox rather than
+  // sent by the endpoint (non-empty: "injected: likely"), how often the ClientHello was sent
+  // again without being acknowledged (a silent drop), bytes the capture is missing.
+  std::vector<std::string> reset_injected_signs;
+  std::uint32_t hello_retransmissions = 0;
+  std::vector<CaptureGap> gaps;
 };
 
 }  // namespace tlsglass::trace

@@ -61,6 +61,16 @@ class Session {
   // The file this connection's capture goes to (tlsglass.capture).
   void set_capture(std::string path);
 
+  // Replay only - what the packets show beyond the bytes:
+  // `missing` bytes of one direction are not in the capture: that side is not parsed past the
+  // hole (its records would be misread), and the record lists the gap.
+  void on_gap(Side from, std::uint64_t missing, Timestamp at);
+  // Why the reset about to be reported by on_close looks injected by a middlebox (plain
+  // sentences: "the RST carries no ACK flag", ...).
+  void set_reset_injected_signs(std::vector<std::string> signs);
+  // The client's ClientHello was sent `retransmissions` more times and never acknowledged.
+  void on_unacknowledged_hello(std::uint32_t retransmissions);
+
   // The outcome is settled: the record can be written now.
   bool outcome_known() const;
   // Whether the parser still needs the bytes (false once the outcome is known and the
