@@ -162,6 +162,7 @@ class Session::Impl {
   void route_bytes(Side from, tls::Bytes bytes, Timestamp at);
   void feed_tls(Side from, tls::Bytes bytes);
   void after_connect_head(Side from);
+  bool refused_connect(tls::Bytes head);
   void start_tls(Side from, std::size_t prelude_length);
   void mark_not_tls(Side from);
   void extend_quote(Side from, tls::Bytes bytes);
@@ -324,6 +325,7 @@ void Session::Impl::after_connect_head(Side from) {
     if (side.pending.size() >= config_.limits.max_prelude) mark_not_tls(from);
     return;
   }
+  if (from == Side::server && refused_connect(pending)) return;
   const StartVerdict start = classify_start(pending.subspan(*head));
   if (start == StartVerdict::need_more) return;
   if (start == StartVerdict::tls) {
@@ -335,6 +337,22 @@ void Session::Impl::after_connect_head(Side from) {
       static_cast<std::uint32_t>(*head);
   side.pending.erase(side.pending.begin(), side.pending.begin() + static_cast<std::ptrdiff_t>(*head));
   mark_not_tls(from);
+}
+
+// A proxy that answers a CONNECT with anything but 2xx (RFC 9110 §9.3.6) did not open the
+// tunnel: 502/504 when it could not reach the server, 403 when it may not. In a capture of
+// someone's proxy that answer is the evidence; a live tlsglass proxy in connect mode reports its
+// own failure, with the reason, through on_upstream_unreachable.
+bool Session::Impl::refused_connect(tls::Bytes head) {
+  if (config_.mode == "connect" || evidence_.upstream_failure) return false;
+  const auto status_line = http_start_line(head, true);
+  if (!status_line) return false;
+  const auto space = status_line->find(' ');
+  if (space == std::string::npos || status_line->compare(space + 1, 1, "2") == 0) return false;
+  evidence_.upstream_failure =
+      fmt::format("the proxy answered the CONNECT with \"{}\"", *status_line);
+  add_timeline(Side::server, now_, "unreachable", true);
+  return true;
 }
 
 void Session::Impl::start_tls(Side from, std::size_t prelude_length) {

@@ -116,3 +116,31 @@ TEST_CASE("a client speaking HTTP to a TLS port is not_tls, quoted") {
   CHECK(record["tlsglass"]["not_tls"]["from"] == "client");
   CHECK(record["tlsglass"]["not_tls"]["quote"] == "GET /index.html HTTP/1.1");
 }
+
+TEST_CASE("after a CONNECT, what the tunnel carries is TLS or not_tls - no further prelude") {
+  const std::string connect = "CONNECT app.tlsglass.test:443 HTTP/1.1\r\nHost: app.tlsglass.test:443\r\n\r\n";
+  const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  // A plain HTTP server behind the tunnel (the bytes after the proxy's answer).
+  const auto [hello, answer] = first_flights();
+  const json server = run({{trace::Side::client, connect + as_string(hello)},
+                           {trace::Side::server, established + "HTTP/1.1 400 Bad Request\r\n\r\n"}});
+  CHECK(server["tlsglass"]["cause"] == "not_tls");
+  CHECK(server["tlsglass"]["not_tls"]["quote"] == "HTTP/1.1 400 Bad Request");
+  CHECK(server["tlsglass"]["prelude"]["server_bytes"] == established.size());
+  // A client speaking HTTP inside the tunnel.
+  const json client = run({{trace::Side::client, connect + "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"},
+                           {trace::Side::server, established}});
+  CHECK(client["tlsglass"]["cause"] == "not_tls");
+  CHECK(client["tlsglass"]["not_tls"]["from"] == "client");
+  CHECK(client["tlsglass"]["not_tls"]["quote"] == "GET /x HTTP/1.1");
+}
+
+TEST_CASE("a proxy refusing the CONNECT (RFC 9110 §9.3.6: not 2xx) is upstream_unreachable, quoted") {
+  const std::string connect = "CONNECT app.tlsglass.test:443 HTTP/1.1\r\nHost: app.tlsglass.test:443\r\n\r\n";
+  const json record = run({{trace::Side::client, connect},
+                           {trace::Side::server, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"}});
+  CHECK(record["tlsglass"]["cause"] == "upstream_unreachable");
+  CHECK(record["tlsglass"]["explanation"].get<std::string>().find("HTTP/1.1 502 Bad Gateway") !=
+        std::string::npos);
+  CHECK(record["destination"]["domain"] == "app.tlsglass.test");
+}
