@@ -325,6 +325,7 @@ void Session::Impl::after_connect_head(Side from) {
     if (side.pending.size() >= config_.limits.max_prelude) mark_not_tls(from);
     return;
   }
+  // A refusal's body is not the tunnel: nothing after that head is TLS.
   if (from == Side::server && refused_connect(pending)) return;
   const StartVerdict start = classify_start(pending.subspan(*head));
   if (start == StartVerdict::need_more) return;
@@ -344,11 +345,11 @@ void Session::Impl::after_connect_head(Side from) {
 // someone's proxy that answer is the evidence; a live tlsglass proxy in connect mode reports its
 // own failure, with the reason, through on_upstream_unreachable.
 bool Session::Impl::refused_connect(tls::Bytes head) {
-  if (config_.mode == "connect" || evidence_.upstream_failure) return false;
   const auto status_line = http_start_line(head, true);
   if (!status_line) return false;
   const auto space = status_line->find(' ');
   if (space == std::string::npos || status_line->compare(space + 1, 1, "2") == 0) return false;
+  if (config_.mode == "connect" || evidence_.upstream_failure) return true;
   evidence_.upstream_failure =
       fmt::format("the proxy answered the CONNECT with \"{}\"", *status_line);
   add_timeline(Side::server, now_, "unreachable", true);
