@@ -7,6 +7,7 @@
 
 #include "tlsglass/cli/analyze_command.hpp"
 #include "tlsglass/cli/proxy_command.hpp"
+#include "tlsglass/cli/replay_command.hpp"
 #include "tlsglass/cli/tail_command.hpp"
 
 namespace tlsglass::cli {
@@ -34,6 +35,9 @@ int run(int argc, char** argv) {
   ProxyOptions proxy;
   CLI::App* proxy_cmd = add_proxy_command(app, proxy);
 
+  ReplayOptions replay;
+  CLI::App* replay_cmd = add_replay_command(app, replay);
+
   TailOptions tail;
   CLI::App* tail_cmd = add_tail_command(app, tail);
 
@@ -53,6 +57,7 @@ int run(int argc, char** argv) {
 
   if (analyze_cmd->parsed()) return run_analyze(analyze);
   if (proxy_cmd->parsed()) return run_proxy_command(proxy);
+  if (replay_cmd->parsed()) return run_replay_command(replay);
   if (tail_cmd->parsed()) return run_tail_command(tail);
   return 2;
 }

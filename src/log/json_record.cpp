@@ -189,6 +189,12 @@ void tlsglass_json(JsonWriter& out, const trace::HandshakeRecord& record) {
     }
     out.end_array();
   }
+  if (record.framing) {
+    out.key("resend").begin_object();
+    out.field("framing", *record.framing);
+    if (record.resent_from) out.field("captured_conn", *record.resent_from);
+    out.end_object();
+  }
   if (!record.alerts.empty()) alerts_json(out, record.alerts);
   out.key("bytes").begin_object();
   out.field("client", record.bytes_client).field("server", record.bytes_server);

@@ -207,9 +207,11 @@ void Connection::dial_timed_out() {
 // why. A CONNECT client gets the answer; a forwarded client gets what a refused connection
 // gives it, an RST.
 void Connection::unreachable(Answer answer, const std::string& reason) {
-  if (session_) {
-    if (auto last = dialer_.last_tried(); last && answer != Answer::forbidden)
-      session_->set_destination(*last);
+  if (auto last = dialer_.last_tried(); last && answer != Answer::forbidden) {
+    if (session_) session_->set_destination(*last);
+    // The capture shows the client talking to the address it could not reach (a DNS failure
+    // or a forbidden destination has none: no capture).
+    if (transcript_) transcript_->server = *last;
   }
   if (worker_.config().mode == Mode::connect) {
     this->answer(answer, reason);

@@ -74,6 +74,8 @@ class Session::Impl {
     record_.mode = config_.mode;
     record_.source = config_.source;
     record_.destination = config_.destination;
+    record_.framing = config_.framing;
+    record_.resent_from = config_.resent_from;
     for (auto& side : sides_) side.reader = tls::RecordReader(config_.limits.records);
   }
 

@@ -727,6 +727,19 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
     return;
   }
 
+  // `replay --to` sends a captured ClientHello and stops when the server has answered it: an
+  // answer without an alert or a close is the server accepting this exact hello.
+  if (record.mode == "resend" && record.server_hello_seen) {
+    record.cause = Cause::ok;
+    record.explanation = fmt::format(
+        "the server accepted this ClientHello{}: it answered with {}{}{} (the re-send stops "
+        "after the server's answer)",
+        record.framing ? fmt::format(" ({})", *record.framing) : "",
+        record.server.hello_retry_request ? "a HelloRetryRequest" : "a ServerHello",
+        record.version ? " for " + display_version(*record.version) : "",
+        record.cipher ? ", " + tls::cipher_suite_name(*record.cipher) : "");
+    return;
+  }
   record.cause = Cause::incomplete;
   record.explanation = fmt::format("the data ended {} before the outcome was known",
                                    stage_words(record.stage));

@@ -194,6 +194,10 @@ struct HandshakeRecord {
   std::vector<std::string> reset_injected_signs;
   std::uint32_t hello_retransmissions = 0;
   std::vector<CaptureGap> gaps;
+  // `replay --to`: how the re-sent ClientHello was framed ("captured", "single", "records:4",
+  // "segments:3") and which captured connection it came from.
+  std::optional<std::string> framing;
+  std::optional<std::uint64_t> resent_from;
 };
 
 }  // namespace tlsglass::trace

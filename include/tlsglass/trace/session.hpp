@@ -32,6 +32,9 @@ struct SessionConfig {
   // Shared by all sessions of a proxy or a replay, outliving them: an `ok` outcome is
   // remembered in it, and a reset or silence after the ClientHello is compared with it.
   HelloHistory* history = nullptr;
+  // `replay --to` (mode "resend"): the re-sent hello's framing and its captured connection.
+  std::optional<std::string> framing;
+  std::optional<std::uint64_t> resent_from;
 };
 
 class Session {

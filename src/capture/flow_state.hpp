@@ -1,0 +1,130 @@
+// The state FlowTracker keeps per connection: its key, and per endpoint what it sent (the
+// stream being reassembled, SYN and ACK numbers, the first payload segment, the look of its
+// packets, its RST). Private to capture/.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reset_evidence.hpp"
+#include "stream_reassembly.hpp"
+#include "tlsglass/capture/tcp_flows.hpp"
+
+namespace tlsglass::capture::tracking {
+
+using trace::Endpoint;
+using trace::Side;
+using trace::Timestamp;
+
+// a is at or after b in sequence space (RFC 9293 §3.4: comparisons are modulo 2^32).
+inline bool seq_at_or_after(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) >= 0;
+}
+
+
+// Unacknowledged packets of the peer remembered per side (Sender::unanswered).
+constexpr std::size_t kMaxUnanswered = 64;
+
+// SYN-ACK initial sequence numbers remembered per side (a server may answer one SYN with
+// several, see Sender::syn_ack_isns).
+constexpr std::size_t kMaxSynAckIsns = 4;
+
+// Both directions of a connection map to one key: the endpoints in a fixed order.
+struct FlowKey {
+  std::string low_ip, high_ip;
+  std::uint16_t low_port = 0, high_port = 0;
+  bool operator==(const FlowKey&) const = default;
+};
+
+inline FlowKey key_of(const Endpoint& a, const Endpoint& b) {
+  const bool a_low = a.ip != b.ip ? a.ip < b.ip : a.port <= b.port;
+  const Endpoint& low = a_low ? a : b;
+  const Endpoint& high = a_low ? b : a;
+  return {low.ip, high.ip, low.port, high.port};
+}
+
+struct FlowKeyHash {
+  std::size_t operator()(const FlowKey& key) const {
+    const std::hash<std::string> text;
+    std::size_t h = text(key.low_ip) * 31 + text(key.high_ip);
+    return h * 131 + (static_cast<std::size_t>(key.low_port) << 16 | key.high_port);
+  }
+};
+
+// The first segment with payload a side sent, and how often it was sent again.
+struct FirstPayload {
+  std::uint32_t seq = 0, length = 0;
+  Timestamp at{}, last_retransmission{};
+  std::uint32_t retransmissions = 0;
+  bool on_syn = false;  // TCP Fast Open data, void if the SYN-ACK refuses it
+  std::uint32_t end() const { return seq + length; }
+};
+
+// One endpoint of a flow, and what it sent.
+struct Sender {
+  Sender(Endpoint who, StreamReassembly::Limits limits)
+      : endpoint(std::move(who)), stream(limits) {}
+  Endpoint endpoint;
+  StreamReassembly stream;
+  PacketLook look;                        // its packets but RSTs
+  std::optional<std::uint32_t> syn_isn;   // its SYN (without ACK)
+  // Its SYN-ACKs: a server may answer with more than one initial sequence number (after a
+  // TCP Fast Open SYN, say); the client's ACK tells which one the connection uses.
+  std::vector<std::uint32_t> syn_ack_isns;
+  std::optional<std::uint32_t> syn_ack_ack;  // what its SYN-ACK acknowledged
+  std::optional<std::uint32_t> highest_ack;  // from its packets but RSTs
+  std::optional<FirstPayload> first_payload;
+  bool sent_fin = false;
+  // Where the peer's packets that this side has not acknowledged end (in the peer's sequence
+  // space; oldest first): each may draw one RST from a stack that no longer has the
+  // connection, so an RST beyond those is unprompted. Bounded by kMaxUnanswered.
+  std::deque<std::uint32_t> unanswered;
+  std::optional<std::uint32_t> highest_end;  // past its last sequence number seen, RSTs aside
+  std::optional<ResetFacts> reset;  // its first RST
+
+  bool acknowledged(std::uint32_t seq) const {
+    return highest_ack && seq_at_or_after(*highest_ack, seq);
+  }
+};
+
+struct PendingConflict {
+  std::size_t sender = 0;
+  std::uint64_t offset = 0, length = 0;
+  Timestamp at{};
+};
+
+struct Flow {
+  Flow(FlowKey flow_key, const TcpSegment& first, std::uint64_t order,
+       StreamReassembly::Limits limits)
+      : key(std::move(flow_key)),
+        senders{Sender(first.source, limits), Sender(first.destination, limits)},
+        first_seen(first.at),
+        created(order) {}
+
+  FlowKey key;
+  std::array<Sender, 2> senders;  // [0]: the source of the flow's first packet
+  std::optional<std::size_t> client;  // index into senders, once known
+  FlowInfo info;
+  bool started = false;
+  FlowId id = 0;
+  Timestamp first_seen;
+  std::uint64_t created;
+  bool payload_wanted = true, payload_stopped = false;
+  bool closed = false;  // FIN both ways, or an RST: a new SYN is a new connection
+  std::uint32_t conflicts_reported = 0;
+  std::vector<PendingConflict> pending_conflicts;  // found before the start
+  std::list<Flow*>::iterator recency;
+
+  std::size_t index_of(const Endpoint& source) const {
+    return senders[0].endpoint.ip == source.ip && senders[0].endpoint.port == source.port ? 0 : 1;
+  }
+  Side side_of(std::size_t index) const { return index == *client ? Side::client : Side::server; }
+};
+
+}  // namespace tlsglass::capture::tracking
