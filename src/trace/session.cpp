@@ -243,7 +243,12 @@ void Session::Impl::on_bytes(Side from, tls::Bytes bytes, Timestamp at) {
   if (!wants_bytes() || state(from).gap) return;
   const bool hello_in_progress = from == Side::client && !hello_done_;
   route_bytes(from, bytes, at);
-  if (hello_in_progress && state(Side::client).phase == Phase::tls) ++record_.client.hello_reads;
+  if (hello_in_progress && state(Side::client).phase == Phase::tls) {
+    ++record_.client.hello_reads;
+    // Counted as the handshake message's bytes: the first record's 5-byte header aside.
+    const std::uint64_t tls_bytes = record_.bytes_client - record_.prelude_bytes_client;
+    evidence_.partial_hello_bytes = hello_done_ || tls_bytes <= 5 ? 0 : tls_bytes - 5;
+  }
   flush_read(from, at);
 }
 
@@ -366,7 +371,14 @@ void Session::Impl::start_tls(Side from, std::size_t prelude_length) {
   std::vector<std::uint8_t> bytes = std::move(side.pending);
   side.pending.clear();
   side.pending.shrink_to_fit();
-  feed_tls(from, tls::Bytes(bytes).subspan(prelude_length));
+  const tls::Bytes start = tls::Bytes(bytes).subspan(prelude_length);
+  // RFC 8446 §5.1, §4: record header (type 22), then the handshake header (type 1, 24-bit
+  // length) - how long the ClientHello will be, known from its first segment.
+  if (from == Side::client && start.size() >= 9 && start[0] == 22 && start[5] == 1) {
+    evidence_.partial_hello_length =
+        4 + ((static_cast<std::uint32_t>(start[6]) << 16) | (start[7] << 8) | start[8]);
+  }
+  feed_tls(from, start);
 }
 
 void Session::Impl::mark_not_tls(Side from) {

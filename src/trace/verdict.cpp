@@ -682,6 +682,27 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
       return;
     }
     record.cause = Cause::reset_mid_handshake;
+    if (!evidence.client_hello_at && evidence.partial_hello_bytes > 0) {
+      // The connection died while the ClientHello was still arriving (stage stays connect:
+      // no message was complete).
+      record.explanation = fmt::format(
+          "{} {} the connection {} after the client began its ClientHello, when {} of its {} "
+          "had been sent{}: servers and middleboxes that break on a hello larger than one packet "
+          "fail this way (post-quantum key shares made such hellos common)",
+          side_name(by), record.close == CloseKind::rst ? "reset" : "closed (FIN, no alert)",
+          ms_words(std::chrono::duration<double, std::milli>(*evidence.first_close_at -
+                                                             record.timestamp).count()),
+          evidence.partial_hello_bytes,
+          evidence.partial_hello_length ? fmt::format("{} bytes", *evidence.partial_hello_length)
+                                        : std::string("bytes"),
+          record.client.hello_reads > 1 ? fmt::format(" in {} reads", record.client.hello_reads) : "");
+      record.explanation += capture_words(record);
+      record.next_step = fmt::format(
+          "tlsglass replay {} --to {} --split single  # does the same hello in one segment get "
+          "an answer?",
+          record.capture.value_or("CAPTURE.pcap"), target(record));
+      return;
+    }
     const std::string when =
         evidence.client_hello_at
             ? fmt::format("{} after the ClientHello",

@@ -24,6 +24,10 @@ struct Evidence {
   bool client_sent_data = false;  // application data after its Finished
   bool server_sent_data = false;
   std::optional<Timestamp> client_hello_at;
+  // A ClientHello begun but not complete: its bytes so far (from the first TLS byte) and its
+  // length as its handshake header announces it (incl. the 4-byte header).
+  std::uint64_t partial_hello_bytes = 0;
+  std::optional<std::uint32_t> partial_hello_length;
   std::optional<Timestamp> server_first_at;    // first byte the server sent after the hello
   std::optional<Timestamp> certificate_at;     // when the plaintext Certificate arrived
   std::optional<Timestamp> first_close_at;
