@@ -188,17 +188,7 @@ void Connection::on_dial_failed(DialFailure failure) {
 void Connection::dial_timed_out() {
   const ProxyConfig& config = worker_.config();
   const HostPort& target = config.mode == Mode::connect ? target_ : *config.upstream;
-  std::string reason;
-  if (dialer_.resolving()) {
-    reason = fmt::format("DNS lookup of {} did not finish within {}", target.host,
-                         seconds_text(config.connect_timeout_s));
-  } else {
-    reason = fmt::format("connect to {} timed out after {}", format_host_port(target),
-                         seconds_text(config.connect_timeout_s));
-    if (auto last = dialer_.last_tried())
-      reason += " (trying " + format_host_port({last->ip, last->port}) + ")";
-    if (!dialer_.attempts().empty()) reason += "; before that: " + dialer_.attempts();
-  }
+  const std::string reason = dialer_.timeout_reason(target, config.connect_timeout_s);
   dialer_.cancel();
   unreachable(Answer::gateway_timeout, reason);
 }

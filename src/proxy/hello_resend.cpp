@@ -39,7 +39,6 @@ trace::Timestamp now() {
 }
 
 // As the proxy words its timeouts (Connection::dial_timed_out).
-std::string seconds_text(double seconds) { return fmt::format("{:g} s", seconds); }
 
 std::uint64_t milliseconds(double seconds) {
   return seconds <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(seconds * 1000));
@@ -176,17 +175,7 @@ void HelloResend::on_dial_failed(DialFailure failure) {
 
 void HelloResend::dial_timed_out() {
   const HostPort target{request_.host, request_.port};
-  std::string reason;
-  if (dialer_.resolving()) {
-    reason = fmt::format("DNS lookup of {} did not finish within {}", target.host,
-                         seconds_text(request_.connect_timeout_s));
-  } else {
-    reason = fmt::format("connect to {} timed out after {}", format_host_port(target),
-                         seconds_text(request_.connect_timeout_s));
-    if (auto last = dialer_.last_tried())
-      reason += " (trying " + format_host_port({last->ip, last->port}) + ")";
-    if (!dialer_.attempts().empty()) reason += "; before that: " + dialer_.attempts();
-  }
+  std::string reason = dialer_.timeout_reason(target, request_.connect_timeout_s);
   dialer_.cancel();
   result_.stop = Stop::connect_failed;
   result_.connect_error = std::move(reason);

@@ -191,6 +191,15 @@ void Dialer::fail(DialFailure::Kind kind, std::string reason) {
   events_.on_dial_failed({kind, std::move(reason)});
 }
 
+std::string Dialer::timeout_reason(const HostPort& target, double timeout_s) const {
+  const std::string within = fmt::format("{:g} s", timeout_s);
+  if (resolving()) return fmt::format("DNS lookup of {} did not finish within {}", target.host, within);
+  std::string reason = fmt::format("connect to {} timed out after {}", format_host_port(target), within);
+  if (last_tried_) reason += " (trying " + format_host_port({last_tried_->ip, last_tried_->port}) + ")";
+  if (!attempts_.empty()) reason += "; before that: " + attempts_;
+  return reason;
+}
+
 void Dialer::cancel() {
   if (lookup_) {
     lookup_->dialer = nullptr;

@@ -15,8 +15,11 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <unordered_map>
 
 namespace tlsglass::tls {
 namespace {
@@ -38,6 +41,48 @@ void append_hex(std::string& out, std::span<const std::uint8_t> bytes, const cha
   }
 }
 constexpr const char* kLowerHex = "0123456789abcdef";
+
+// A server sends the same chain to every client: each certificate is decoded (and its
+// self-signature checked) once, not once per connection - a replay of a busy capture decodes
+// the same few certificates tens of thousands of times otherwise. Keyed by the DER's SHA-256,
+// bounded, shared by every thread (proxy workers, replay).
+template <typename Value>
+class BoundedCache {
+ public:
+  explicit BoundedCache(std::size_t max_entries) : max_entries_(max_entries) {}
+  std::optional<Value> find(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void insert(const std::string& key, const Value& value) {
+    std::lock_guard lock(mutex_);
+    if (!entries_.emplace(key, value).second) return;
+    order_.push_back(key);
+    if (order_.size() > max_entries_) {  // first in, first out: old chains leave
+      entries_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t max_entries_;
+  std::unordered_map<std::string, Value> entries_;
+  std::deque<std::string> order_;
+};
+
+BoundedCache<CertificateInfo>& decoded_certificates() {
+  static BoundedCache<CertificateInfo> cache(256);
+  return cache;
+}
+CertificateInfo decode_uncached(Bytes der, CertificateInfo info);
+
+BoundedCache<bool>& host_checks() {
+  static BoundedCache<bool> cache(1024);
+  return cache;
+}
 constexpr const char* kUpperHex = "0123456789ABCDEF";
 
 std::span<const std::uint8_t> string_bytes(const ASN1_STRING* s) {
@@ -269,13 +314,22 @@ void read_key(X509* cert, CertificateInfo& info) {
 
 CertificateInfo decode_certificate(Bytes der) {
   CertificateInfo info;
-  info.der_length = static_cast<std::uint32_t>(der.size());
-  info.der.assign(der.begin(), der.end());
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_length = 0;
   if (EVP_Digest(der.data(), der.size(), digest.data(), &digest_length, EVP_sha256(), nullptr)) {
     append_hex(info.sha256, std::span(digest.data(), digest_length), kLowerHex);
+    if (auto known = decoded_certificates().find(info.sha256)) return *known;
   }
+  info.der_length = static_cast<std::uint32_t>(der.size());
+  info.der.assign(der.begin(), der.end());
+  info = decode_uncached(der, std::move(info));
+  if (!info.sha256.empty()) decoded_certificates().insert(info.sha256, info);
+  return info;
+}
+
+namespace {
+
+CertificateInfo decode_uncached(Bytes der, CertificateInfo info) {
 
   X509Ptr cert = decode_der(der);
   if (!cert) {
@@ -301,6 +355,8 @@ CertificateInfo decode_certificate(Bytes der) {
   ERR_clear_error();
   return info;
 }
+
+}  // namespace
 
 namespace {
 
@@ -380,6 +436,10 @@ CertificateChain parse_certificate_message(Bytes body, bool tls13, std::size_t m
 bool certificate_covers_host(const CertificateInfo& cert, const std::string& host) {
   // A name with a NUL in it is no host name (and must not match by its prefix).
   if (host.empty() || host.find('\0') != std::string::npos) return false;
+  const std::string key = cert.sha256.empty() || cert.der.empty() ? "" : cert.sha256 + " " + host;
+  if (!key.empty()) {
+    if (auto known = host_checks().find(key)) return *known;
+  }
   const X509Ptr x509 = cert.der.empty() ? certificate_from_names(cert) : decode_der(cert.der);
   if (!x509) return false;
   bool covered = false;
@@ -393,6 +453,7 @@ bool certificate_covers_host(const CertificateInfo& cert, const std::string& hos
                               X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
   }
   ERR_clear_error();
+  if (!key.empty()) host_checks().insert(key, covered);
   return covered;
 }
 

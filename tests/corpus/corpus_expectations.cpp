@@ -42,6 +42,11 @@ std::optional<fs::path> corpus_root() {
   return fs::path(dir);
 }
 
+fs::path known_differences_file() {
+  const char* data = std::getenv("TLSGLASS_TEST_DATA");
+  return fs::path(data ? data : "tests/data") / ".." / "corpus" / "known_differences.json";
+}
+
 std::vector<fs::path> expected_files(const fs::path& root) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(root / "expected")) {

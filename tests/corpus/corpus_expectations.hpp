@@ -13,6 +13,8 @@
 namespace tlsglass::test {
 
 std::optional<std::filesystem::path> corpus_root();
+// tests/corpus/known_differences.json (found from TLSGLASS_TEST_DATA).
+std::filesystem::path known_differences_file();
 // expected/<source>/<capture>.json, sorted.
 std::vector<std::filesystem::path> expected_files(const std::filesystem::path& root);
 

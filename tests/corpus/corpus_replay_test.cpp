@@ -21,11 +21,6 @@ using namespace tlsglass;
 
 namespace {
 
-fs::path known_differences_file() {
-  const char* data = std::getenv("TLSGLASS_TEST_DATA");
-  return fs::path(data ? data : "tests/data") / ".." / "corpus" / "known_differences.json";
-}
-
 // The corpus's connection key: "client -> server", IPv6 as [addr]:port.
 std::string endpoint_text(const trace::Endpoint& endpoint) {
   return endpoint.ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", endpoint.ip, endpoint.port)
@@ -40,7 +35,7 @@ TEST_CASE("every corpus capture replays to the values tshark and the baselines e
     WARN("corpus not found (set TLSGLASS_CORPUS or put ../shared/corpus beside the repo): skipped");
     return;
   }
-  test::CorpusComparison comparison("pcap replay", known_differences_file());
+  test::CorpusComparison comparison("pcap replay", test::known_differences_file());
   std::vector<std::string> unreadable;
   for (const auto& file : test::expected_files(*root)) {
     std::ifstream in(file);

@@ -29,11 +29,6 @@ std::vector<std::uint8_t> read_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-fs::path known_differences_file() {
-  const char* data = std::getenv("TLSGLASS_TEST_DATA");
-  return fs::path(data ? data : "tests/data") / ".." / "corpus" / "known_differences.json";
-}
-
 }  // namespace
 
 TEST_CASE("every corpus connection's streams give the values tshark and the baselines expect") {
@@ -42,7 +37,7 @@ TEST_CASE("every corpus connection's streams give the values tshark and the base
     WARN("corpus not found (set TLSGLASS_CORPUS or put ../shared/corpus beside the repo): skipped");
     return;
   }
-  test::CorpusComparison comparison("streams", known_differences_file());
+  test::CorpusComparison comparison("streams", test::known_differences_file());
   for (const auto& file : test::expected_files(*root)) {
     std::ifstream in(file);
     const json expected = json::parse(in);

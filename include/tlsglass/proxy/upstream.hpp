@@ -69,6 +69,9 @@ class Dialer {
   std::string attempts() const { return attempts_; }
   // The address of the last connect attempt, for the record.
   std::optional<trace::Endpoint> last_tried() const { return last_tried_; }
+  // Why dialing `target` did not finish within `timeout_s`, in the words of the record's
+  // upstream_unreachable reasons: the DNS lookup still running, or the connects tried.
+  std::string timeout_reason(const HostPort& target, double timeout_s) const;
 
  private:
   struct Lookup;
