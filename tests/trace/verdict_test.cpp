@@ -357,3 +357,20 @@ TEST_CASE("bytes missing from a capture are named when the outcome is unknown") 
   CHECK(record.cause == Cause::incomplete);
   CHECK(record.explanation.find("missing 1448 bytes of the server's stream") != std::string::npos);
 }
+
+TEST_CASE("a reset while the ClientHello is still arriving says how much of it had been sent") {
+  HandshakeRecord record;
+  record.timestamp = utc_day(2026, 12, 1);
+  record.closed_by = Side::server;
+  record.close = CloseKind::rst;
+  record.client.hello_reads = 1;
+  Evidence evidence;
+  evidence.partial_hello_bytes = 1448 - 5;
+  evidence.partial_hello_length = 1984;
+  evidence.first_close_at = record.timestamp + milliseconds(2);
+  decide(evidence, record);
+  CHECK(record.cause == Cause::reset_mid_handshake);
+  CHECK(record.stage == Stage::connect);
+  CHECK(record.explanation.find("when 1443 of its 1984 bytes had been sent") != std::string::npos);
+  CHECK(record.next_step.find("--split single") != std::string::npos);
+}
