@@ -81,8 +81,8 @@ class ContractCheck : public capture::FlowEvents {
     REQUIRE_CONTRACT(reset.resets_with_same_seq >= 2);
     REQUIRE_CONTRACT(!reset.injected_signs.empty());
   }
-  void on_overlap_conflict(capture::FlowId flow, trace::Side, std::uint64_t,
-                           std::uint64_t length, trace::Timestamp) override {
+  void on_overlap_conflict(capture::FlowId flow, trace::Side, std::uint64_t, std::uint64_t length,
+                           trace::Timestamp) override {
     live(flow);
     REQUIRE_CONTRACT(length > 0);
   }

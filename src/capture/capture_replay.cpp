@@ -45,7 +45,7 @@ class SessionFeeder : public FlowEvents {
     }
     entry->session->on_bytes(from, bytes, at);
     settle(*entry);
-    return !entry->written && entry->session->wants_bytes();
+    return !entry->settled && entry->session->wants_bytes();
   }
 
   void on_gap(FlowId flow, trace::Side from, std::uint64_t missing, trace::Timestamp at) override {
@@ -67,21 +67,22 @@ class SessionFeeder : public FlowEvents {
 
   void on_unacknowledged_hello(FlowId flow, std::uint32_t retransmissions, trace::Timestamp,
                                trace::Timestamp last) override {
-    if (Flow* entry = find(flow, last)) {
-      entry->session->on_unacknowledged_hello(retransmissions);
-      settle(*entry);
-    }
+    auto it = flows_.find(flow);
+    if (it == flows_.end() || it->second.written) return;
+    // Also for a record held back since the server's silence settled it (see settle()).
+    Flow& entry = it->second;
+    if (!entry.settled) expire(entry, last);
+    entry.session->on_unacknowledged_hello(retransmissions);
+    if (!entry.settled) settle(entry);
   }
 
   void on_flow_end(FlowId flow, trace::Timestamp at, bool) override {
     auto it = flows_.find(flow);
     if (it == flows_.end()) return;
     Flow& entry = it->second;
-    if (!entry.written) expire(entry, at);  // may write the timeout record
-    if (!entry.written) {
-      entry.session->on_end_of_data(at);
-      write(entry);
-    }
+    if (!entry.settled) expire(entry, at);  // may settle it with a timeout
+    if (!entry.settled) entry.session->on_end_of_data(at);
+    if (!entry.written) write(entry);
     flows_.erase(it);
   }
 
@@ -90,13 +91,18 @@ class SessionFeeder : public FlowEvents {
     std::unique_ptr<trace::Session> session;
     trace::Timestamp handshake_due{};
     std::vector<std::uint8_t> client_bytes;
+    bool settled = false;  // the outcome is known: nothing more is fed to the session
     bool written = false;
   };
 
-  // As the live proxy does: the record is written as soon as its outcome is known, with what
-  // was seen up to then (later bytes of the connection are not counted in it).
+  // As the live proxy does: the record is settled as soon as its outcome is known, with what
+  // was seen up to then (later bytes of the connection are not counted in it). It is written at
+  // once - unless the server never sent a byte: what the capture then still has to say (the
+  // ClientHello's unacknowledged retransmissions) comes when the flow ends.
   void settle(Flow& entry) {
-    if (!entry.written && entry.session->outcome_known()) write(entry);
+    if (entry.settled || !entry.session->outcome_known()) return;
+    entry.settled = true;
+    if (entry.session->bytes_from(trace::Side::server) > 0) write(entry);
   }
   void write(Flow& entry) {
     entry.written = true;
@@ -119,9 +125,9 @@ class SessionFeeder : public FlowEvents {
   // The flow's session while its record is still to be written.
   Flow* find(FlowId flow, trace::Timestamp at) {
     auto it = flows_.find(flow);
-    if (it == flows_.end() || it->second.written) return nullptr;
+    if (it == flows_.end() || it->second.settled) return nullptr;
     expire(it->second, at);
-    return it->second.written ? nullptr : &it->second;
+    return it->second.settled ? nullptr : &it->second;
   }
 
   const ReplayConfig& config_;

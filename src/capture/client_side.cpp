@@ -51,11 +51,10 @@ bool matches(const Pattern& pattern, tls::Bytes first, bool& complete) {
 
 Opening classify_opening(tls::Bytes first) {
   bool waiting = false;
-  for (const auto& [pattern, opening] :
-       {std::pair{&kTlsClientHello, Opening::client_hello},
-        std::pair{&kSslv2ClientHello, Opening::client_hello},
-        std::pair{&kTlsServerHello, Opening::server_hello},
-        std::pair{&kSslv2ServerHello, Opening::server_hello}}) {
+  for (const auto& [pattern, opening] : {std::pair{&kTlsClientHello, Opening::client_hello},
+                                         std::pair{&kSslv2ClientHello, Opening::client_hello},
+                                         std::pair{&kTlsServerHello, Opening::server_hello},
+                                         std::pair{&kSslv2ServerHello, Opening::server_hello}}) {
     bool complete = false;
     if (!matches(*pattern, first, complete)) continue;
     if (complete) return opening;

@@ -27,7 +27,6 @@ inline bool seq_at_or_after(std::uint32_t a, std::uint32_t b) {
   return static_cast<std::int32_t>(a - b) >= 0;
 }
 
-
 // Unacknowledged packets of the peer remembered per side (Sender::unanswered).
 constexpr std::size_t kMaxUnanswered = 64;
 
@@ -72,8 +71,8 @@ struct Sender {
       : endpoint(std::move(who)), stream(limits) {}
   Endpoint endpoint;
   StreamReassembly stream;
-  PacketLook look;                        // its packets but RSTs
-  std::optional<std::uint32_t> syn_isn;   // its SYN (without ACK)
+  PacketLook look;                       // its packets but RSTs
+  std::optional<std::uint32_t> syn_isn;  // its SYN (without ACK)
   // Its SYN-ACKs: a server may answer with more than one initial sequence number (after a
   // TCP Fast Open SYN, say); the client's ACK tells which one the connection uses.
   std::vector<std::uint32_t> syn_ack_isns;
@@ -86,7 +85,7 @@ struct Sender {
   // connection, so an RST beyond those is unprompted. Bounded by kMaxUnanswered.
   std::deque<std::uint32_t> unanswered;
   std::optional<std::uint32_t> highest_end;  // past its last sequence number seen, RSTs aside
-  std::optional<ResetFacts> reset;  // its first RST
+  std::optional<ResetFacts> reset;           // its first RST
 
   bool acknowledged(std::uint32_t seq) const {
     return highest_ack && seq_at_or_after(*highest_ack, seq);
@@ -108,7 +107,7 @@ struct Flow {
         created(order) {}
 
   FlowKey key;
-  std::array<Sender, 2> senders;  // [0]: the source of the flow's first packet
+  std::array<Sender, 2> senders;      // [0]: the source of the flow's first packet
   std::optional<std::size_t> client;  // index into senders, once known
   FlowInfo info;
   bool started = false;

@@ -10,13 +10,9 @@
 
 namespace tlsglass::capture {
 
-namespace {
-
 using trace::CloseKind;
 using trace::Timestamp;
 using namespace tracking;
-
-}  // namespace
 
 class FlowTracker::Impl {
  public:
@@ -157,16 +153,16 @@ void FlowTracker::Impl::process(Flow& flow, const TcpSegment& segment) {
       std::count(peer.syn_ack_isns.begin(), peer.syn_ack_isns.end(), segment.ack - 1) > 0) {
     peer.stream.anchor(segment.ack);
   }
-  // Mid-connection, a side's stream starts at its first payload or FIN, not at a bare ACK:
-  // that may be a keep-alive, one sequence number before where the stream is.
   if (!rst && ack) {
     if (!me.highest_ack || seq_at_or_after(segment.ack, *me.highest_ack)) {
       me.highest_ack = segment.ack;
     }
     peer.stream.acknowledged(segment.ack);
   }
+  // Without a SYN, a side's stream starts at its first payload or FIN (StreamReassembly
+  // anchors there), not at a bare ACK: that may be a keep-alive, one sequence number before
+  // where the stream is. RFC 9293 §3.5.3: data on an RST is a diagnostic, not stream bytes.
   const std::uint32_t data_seq = syn ? segment.seq + 1 : segment.seq;
-  // RFC 9293 §3.5.3: data on an RST is a diagnostic, not part of the stream.
   if (segment.payload_length > 0 && !rst) note_payload(flow, index, data_seq, segment);
   if (fin && !rst) {
     me.sent_fin = true;
@@ -188,9 +184,8 @@ void FlowTracker::Impl::note_answerable(Sender& me, Sender& peer, const TcpSegme
   const std::uint32_t end = segment.seq + segment.payload_length + (syn ? 1 : 0) + (fin ? 1 : 0);
   if (!me.highest_end || seq_at_or_after(end, *me.highest_end)) me.highest_end = end;
   if (segment.flags & tcp_flag::ack) {
-    std::erase_if(me.unanswered, [&](std::uint32_t peer_end) {
-      return seq_at_or_after(segment.ack, peer_end);
-    });
+    std::erase_if(me.unanswered,
+                  [&](std::uint32_t peer_end) { return seq_at_or_after(segment.ack, peer_end); });
   }
   if (peer.unanswered.size() == kMaxUnanswered) peer.unanswered.pop_front();
   peer.unanswered.push_back(end);
@@ -240,8 +235,8 @@ void FlowTracker::Impl::note_payload(Flow& flow, std::size_t index, std::uint32_
   const Sender& peer = flow.senders[1 - index];
   const bool on_syn = (segment.flags & (tcp_flag::syn | tcp_flag::ack)) == tcp_flag::syn;
   if (!me.first_payload) {
-    me.first_payload = FirstPayload{data_seq, segment.payload_length, segment.at, segment.at, 0,
-                                    on_syn};
+    me.first_payload =
+        FirstPayload{data_seq, segment.payload_length, segment.at, segment.at, 0, on_syn};
   } else if (me.first_payload->seq == data_seq &&
              me.first_payload->length == segment.payload_length &&
              !peer.acknowledged(me.first_payload->end())) {
@@ -268,10 +263,17 @@ void FlowTracker::Impl::try_start(Flow& flow, bool forced) {
     if (flow.senders[i].stream.over_limit()) decidable = true;
     if (opening.empty()) continue;
     switch (classify_opening(opening)) {
-      case Opening::client_hello: start(flow, i, false); return;
-      case Opening::server_hello: start(flow, 1 - i, false); return;
-      case Opening::other: decidable = true; break;
-      case Opening::too_short: break;
+      case Opening::client_hello:
+        start(flow, i, false);
+        return;
+      case Opening::server_hello:
+        start(flow, 1 - i, false);
+        return;
+      case Opening::other:
+        decidable = true;
+        break;
+      case Opening::too_short:
+        break;
     }
   }
   for (std::size_t i = 0; i < 2; ++i) {
@@ -282,8 +284,8 @@ void FlowTracker::Impl::try_start(Flow& flow, bool forced) {
     }
   }
   if (!decidable) return;
-  const bool first_is_client = guess_client_by_port(flow.senders[0].endpoint.port,
-                                                    flow.senders[1].endpoint.port, true);
+  const bool first_is_client =
+      guess_client_by_port(flow.senders[0].endpoint.port, flow.senders[1].endpoint.port, true);
   start(flow, first_is_client ? 0 : 1, true);
 }
 

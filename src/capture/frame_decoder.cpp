@@ -25,14 +25,14 @@ using tls::ByteReader;
 // pcap LINKTYPE_* values (https://www.tcpdump.org/linktypes.html). DLT_RAW is 12 on most
 // systems and 14 on OpenBSD; pcap_datalink() hands those back for LINKTYPE_RAW files.
 namespace link_type {
-constexpr int null_bsd = 0, ethernet = 1, dlt_raw = 12, dlt_raw_openbsd = 14, raw = 101,
-              loop = 108, linux_sll = 113, ipv4 = 228, ipv6 = 229, linux_sll2 = 276;
+constexpr int null_bsd = 0, ethernet = 1, dlt_raw = 12, dlt_raw_openbsd = 14, raw = 101, loop = 108,
+              linux_sll = 113, ipv4 = 228, ipv6 = 229, linux_sll2 = 276;
 }
 
 namespace ethertype {
-constexpr std::uint16_t ipv4 = 0x0800, arp = 0x0806, vlan = 0x8100, rarp = 0x8035,
-                        ipv6 = 0x86dd, pppoe_discovery = 0x8863, pppoe_session = 0x8864,
-                        eapol = 0x888e, qinq = 0x88a8, lldp = 0x88cc, qinq_old = 0x9100;
+constexpr std::uint16_t ipv4 = 0x0800, arp = 0x0806, vlan = 0x8100, rarp = 0x8035, ipv6 = 0x86dd,
+                        pppoe_discovery = 0x8863, pppoe_session = 0x8864, eapol = 0x888e,
+                        qinq = 0x88a8, lldp = 0x88cc, qinq_old = 0x9100;
 // Below this the field is an IEEE 802.3 length, not a type: an LLC frame, never IP here.
 constexpr std::uint16_t min_type = 0x0600;
 }  // namespace ethertype
@@ -114,11 +114,14 @@ Bytes clip_to_declared(Bytes captured, std::uint32_t& declared) {
 
 DecodedFrame decode_transport(std::uint8_t protocol, IpPacket& ip, int nesting, Timestamp at) {
   switch (protocol) {
-    case ip_proto::tcp: return decode_tcp(ip, at);
+    case ip_proto::tcp:
+      return decode_tcp(ip, at);
     // IP-in-IP tunnels (RFC 2003, RFC 4213): the inner header names the connection.
     case ip_proto::ipv4_in_ip:
-    case ip_proto::ipv6_in_ip: return decode_ip(ip.transport, nesting + 1, at);
-    default: return skipped(FrameSkip::not_tcp);
+    case ip_proto::ipv6_in_ip:
+      return decode_ip(ip.transport, nesting + 1, at);
+    default:
+      return skipped(FrameSkip::not_tcp);
   }
 }
 
@@ -149,7 +152,8 @@ DecodedFrame decode_ipv4(Bytes packet, int nesting, Timestamp at) {
   ip.destination = address_text(AF_INET, *destination);
   ip.ttl = *ttl;
   ip.ip_id = *id;
-  std::uint32_t declared = *total_length == 0 ? 0 : *total_length - static_cast<std::uint32_t>(header);
+  std::uint32_t declared =
+      *total_length == 0 ? 0 : *total_length - static_cast<std::uint32_t>(header);
   ip.transport = clip_to_declared(packet.subspan(header), declared);
   ip.transport_length = declared;
   return decode_transport(*protocol, ip, nesting, at);
@@ -204,7 +208,8 @@ DecodedFrame decode_ipv6(Bytes packet, int nesting, Timestamp at) {
         break;
       }
       case ip_proto::no_next_header:
-      case ip_proto::esp: return skipped(FrameSkip::not_tcp);
+      case ip_proto::esp:
+        return skipped(FrameSkip::not_tcp);
       default: {
         IpPacket ip;
         ip.source = address_text(AF_INET6, *source);
@@ -229,9 +234,12 @@ DecodedFrame decode_ip(Bytes packet, int nesting, Timestamp at) {
   if (nesting > kMaxIpNesting) return skipped(FrameSkip::unsupported);
   if (packet.empty()) return skipped(FrameSkip::truncated);
   switch (packet[0] >> 4) {
-    case 4: return decode_ipv4(packet, nesting, at);
-    case 6: return decode_ipv6(packet, nesting, at);
-    default: return skipped(FrameSkip::unsupported);
+    case 4:
+      return decode_ipv4(packet, nesting, at);
+    case 6:
+      return decode_ipv6(packet, nesting, at);
+    default:
+      return skipped(FrameSkip::unsupported);
   }
 }
 
@@ -255,9 +263,12 @@ DecodedFrame decode_pppoe_session(Bytes bytes, Timestamp at) {
   }
   const Bytes packet = ppp.subspan(protocol_bytes);
   switch (protocol) {
-    case 0x0021: return decode_ipv4(packet, 0, at);
-    case 0x0057: return decode_ipv6(packet, 0, at);
-    default: return skipped(FrameSkip::not_tcp);  // LCP, IPCP, authentication...
+    case 0x0021:
+      return decode_ipv4(packet, 0, at);
+    case 0x0057:
+      return decode_ipv6(packet, 0, at);
+    default:
+      return skipped(FrameSkip::not_tcp);  // LCP, IPCP, authentication...
   }
 }
 
@@ -266,22 +277,25 @@ DecodedFrame decode_pppoe_session(Bytes bytes, Timestamp at) {
 DecodedFrame decode_ethertype(std::uint16_t type, Bytes bytes, Timestamp at) {
   ByteReader r(bytes);
   for (int tags = 0;
-       type == ethertype::vlan || type == ethertype::qinq || type == ethertype::qinq_old;
-       ++tags) {
+       type == ethertype::vlan || type == ethertype::qinq || type == ethertype::qinq_old; ++tags) {
     if (tags == kMaxVlanTags) return skipped(FrameSkip::unsupported);
     const auto tci = r.u16(), inner = r.u16();
     if (!tci || !inner) return skipped(FrameSkip::truncated);
     type = *inner;
   }
   switch (type) {
-    case ethertype::ipv4: return decode_ipv4(r.rest(), 0, at);
-    case ethertype::ipv6: return decode_ipv6(r.rest(), 0, at);
-    case ethertype::pppoe_session: return decode_pppoe_session(r.rest(), at);
+    case ethertype::ipv4:
+      return decode_ipv4(r.rest(), 0, at);
+    case ethertype::ipv6:
+      return decode_ipv6(r.rest(), 0, at);
+    case ethertype::pppoe_session:
+      return decode_pppoe_session(r.rest(), at);
     case ethertype::arp:
     case ethertype::rarp:
     case ethertype::pppoe_discovery:
     case ethertype::eapol:
-    case ethertype::lldp: return skipped(FrameSkip::not_tcp);
+    case ethertype::lldp:
+      return skipped(FrameSkip::not_tcp);
     default:
       return skipped(type < ethertype::min_type ? FrameSkip::not_tcp : FrameSkip::unsupported);
   }
@@ -314,10 +328,14 @@ DecodedFrame decode_bsd_loopback(Bytes frame, bool network_order, Timestamp at) 
 
 std::string_view frame_skip_name(FrameSkip skip) {
   switch (skip) {
-    case FrameSkip::not_tcp: return "not_tcp";
-    case FrameSkip::truncated: return "truncated";
-    case FrameSkip::ip_fragment: return "ip_fragment";
-    case FrameSkip::unsupported: return "unsupported";
+    case FrameSkip::not_tcp:
+      return "not_tcp";
+    case FrameSkip::truncated:
+      return "truncated";
+    case FrameSkip::ip_fragment:
+      return "ip_fragment";
+    case FrameSkip::unsupported:
+      return "unsupported";
   }
   return "unknown";
 }
@@ -333,8 +351,10 @@ bool link_type_supported(int type) {
     case link_type::linux_sll:
     case link_type::ipv4:
     case link_type::ipv6:
-    case link_type::linux_sll2: return true;
-    default: return false;
+    case link_type::linux_sll2:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -369,16 +389,20 @@ DecodedFrame decode_frame(int type, Bytes frame, Timestamp at) {
     }
     case link_type::raw:
     case link_type::dlt_raw:
-    case link_type::dlt_raw_openbsd: return decode_ip(frame, 0, at);
+    case link_type::dlt_raw_openbsd:
+      return decode_ip(frame, 0, at);
     case link_type::ipv4:
       if (!frame.empty() && frame[0] >> 4 != 4) return skipped(FrameSkip::unsupported);
       return decode_ip(frame, 0, at);
     case link_type::ipv6:
       if (!frame.empty() && frame[0] >> 4 != 6) return skipped(FrameSkip::unsupported);
       return decode_ip(frame, 0, at);
-    case link_type::null_bsd: return decode_bsd_loopback(frame, false, at);
-    case link_type::loop: return decode_bsd_loopback(frame, true, at);
-    default: return skipped(FrameSkip::unsupported);
+    case link_type::null_bsd:
+      return decode_bsd_loopback(frame, false, at);
+    case link_type::loop:
+      return decode_bsd_loopback(frame, true, at);
+    default:
+      return skipped(FrameSkip::unsupported);
   }
 }
 

@@ -63,8 +63,8 @@ void judge_reset(ResetFacts& facts, const ResetContext& context) {
     facts.injected_signs.push_back(
         fmt::format("TTL {} where the {}'s packets had {}", *facts.ttl, who, *facts.earlier_ttl));
   }
-  if (facts.ip_id && *facts.ip_id != 0 && facts.earlier_ip_id && !sender_closed &&
-      context.sender && context.sender->ip_id_counting()) {
+  if (facts.ip_id && *facts.ip_id != 0 && facts.earlier_ip_id && !sender_closed && context.sender &&
+      context.sender->ip_id_counting()) {
     const auto step = static_cast<std::uint16_t>(*facts.ip_id - *facts.earlier_ip_id);
     if (step == 0 || step > kRstIdReach) {
       facts.injected_signs.push_back(fmt::format("IP ID {} where the {}'s packets counted up to {}",

@@ -45,8 +45,7 @@ bool StreamReassembly::over_limit() const {
 std::vector<std::uint8_t> StreamReassembly::opening(std::size_t want) const {
   std::vector<std::uint8_t> out;
   std::uint64_t at = next_offset_;
-  for (auto it = held_.find(at); it != held_.end() && it->first == at && out.size() < want;
-       ++it) {
+  for (auto it = held_.find(at); it != held_.end() && it->first == at && out.size() < want; ++it) {
     if (it->second.kind == Kind::missing) break;
     const std::size_t n = std::min(want - out.size(), it->second.bytes.size());
     out.insert(out.end(), it->second.bytes.begin(), it->second.bytes.begin() + n);
@@ -70,11 +69,11 @@ void StreamReassembly::add(std::uint32_t seq, tls::Bytes captured, std::uint32_t
   if (captured.size() > length) captured = captured.first(length);
   Conflict conflict;
   const std::uint64_t cut = length - captured.size();
-  insert_range(*start, captured, captured.size(),
-               tentative ? Kind::tentative : Kind::data, conflict, sink);
+  insert_range(*start, captured, captured.size(), tentative ? Kind::tentative : Kind::data,
+               conflict, sink);
   if (cut > 0) {
-    insert_range(*start + static_cast<std::int64_t>(captured.size()), {}, cut,
-                 Kind::missing, conflict, sink);
+    insert_range(*start + static_cast<std::int64_t>(captured.size()), {}, cut, Kind::missing,
+                 conflict, sink);
   }
   if (conflict.found()) sink.conflict(conflict.lo, conflict.hi - conflict.lo);
 }
@@ -117,14 +116,16 @@ void StreamReassembly::insert_range(std::int64_t start, tls::Bytes bytes, std::u
   std::vector<std::pair<std::uint64_t, Chunk>> pieces;  // placed after the walk
   const auto piece_of_new = [&](std::uint64_t from, std::uint64_t to) {
     Chunk chunk{kind, to - from, {}};
-    if (kind != Kind::missing) chunk.bytes.assign(bytes.begin() + (from - s), bytes.begin() + (to - s));
+    if (kind != Kind::missing)
+      chunk.bytes.assign(bytes.begin() + (from - s), bytes.begin() + (to - s));
     pieces.emplace_back(from, std::move(chunk));
   };
   const auto piece_of_old = [&](const Chunk& old, std::uint64_t old_start, std::uint64_t from,
                                 std::uint64_t to) {
     Chunk chunk{old.kind, to - from, {}};
     if (!old.bytes.empty()) {
-      chunk.bytes.assign(old.bytes.begin() + (from - old_start), old.bytes.begin() + (to - old_start));
+      chunk.bytes.assign(old.bytes.begin() + (from - old_start),
+                         old.bytes.begin() + (to - old_start));
     }
     pieces.emplace_back(from, std::move(chunk));
   };
@@ -169,7 +170,8 @@ void StreamReassembly::check_delivered(std::int64_t start, tls::Bytes bytes,
   for (std::int64_t at = begin; at < end;) {
     // Contiguous runs of the ring: up to its wrap point.
     const auto ring_at = static_cast<std::size_t>(static_cast<std::uint64_t>(at) % recent_.size());
-    const auto n = std::min<std::int64_t>(end - at, static_cast<std::int64_t>(recent_.size() - ring_at));
+    const auto n =
+        std::min<std::int64_t>(end - at, static_cast<std::int64_t>(recent_.size() - ring_at));
     compare(recent_.data() + ring_at, bytes.data() + (at - start), static_cast<std::uint64_t>(n),
             static_cast<std::uint64_t>(at), conflict);
     at += n;
@@ -288,8 +290,9 @@ void StreamReassembly::add_fin(std::uint32_t seq) {
   const auto offset = offset_of(seq);
   if (!offset) return;
   // A FIN before bytes already delivered cannot move them back: it closes where we are.
-  fin_offset_ = *offset < static_cast<std::int64_t>(next_offset_) ? next_offset_
-                                                                   : static_cast<std::uint64_t>(*offset);
+  fin_offset_ = *offset < static_cast<std::int64_t>(next_offset_)
+                    ? next_offset_
+                    : static_cast<std::uint64_t>(*offset);
   trim_at(*fin_offset_);
 }
 

@@ -22,7 +22,7 @@ class StreamReassembly {
   struct Limits {
     std::size_t max_held_bytes = 256 * 1024;  // held ahead of a hole
     std::size_t max_held_segments = 4096;
-    std::size_t overlap_check_bytes = 4096;   // delivered bytes kept to check retransmissions
+    std::size_t overlap_check_bytes = 4096;  // delivered bytes kept to check retransmissions
   };
 
   // Where the stream goes, in order.
@@ -109,14 +109,15 @@ class StreamReassembly {
 
   Limits limits_;
   bool anchored_ = false, holding_ = false, wanted_ = true;
-  std::uint32_t next_seq_ = 0;     // sequence number of the next byte to deliver
-  std::uint64_t next_offset_ = 0;  // its stream offset
+  std::uint32_t next_seq_ = 0;           // sequence number of the next byte to deliver
+  std::uint64_t next_offset_ = 0;        // its stream offset
   std::map<std::uint64_t, Chunk> held_;  // by stream offset; never overlapping
   std::size_t held_bytes_ = 0;
   std::optional<std::uint64_t> fin_offset_;
   bool fin_reported_ = false;
   std::uint64_t pending_gap_ = 0;
-  std::uint64_t acknowledged_end_ = 0;  // stream offset the peer acknowledged up to  // skipped, reported before the next bytes or at the end
+  std::uint64_t acknowledged_end_ = 0;  // stream offset the peer acknowledged up to  // skipped,
+                                        // reported before the next bytes or at the end
   // The last delivered bytes (since the last gap): byte at offset o is recent_[o % size].
   std::vector<std::uint8_t> recent_;
   std::uint64_t recent_begin_ = 0;

@@ -80,6 +80,7 @@ void Connection::start() {
   session.conn = worker_.next_conn();
   session.mode = config.mode == Mode::connect ? "connect" : "forward";
   session.history = &worker_.history();
+  accepted_at_ = now();
   sockaddr_storage address{};
   int length = sizeof address;
   if (uv_tcp_getpeername(&client_tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0)
@@ -88,10 +89,11 @@ void Connection::start() {
     transcript_ = std::make_unique<trace::Transcript>();
     transcript_->conn = session.conn;
     if (session.source) transcript_->client = *session.source;
-    transcript_->opened = now();
+    transcript_->opened = accepted_at_;
     transcript_->max_bytes = config.capture_max_bytes_per_connection;
   }
   session_ = std::make_unique<trace::Session>(std::move(session));
+  accepted_ms_ = uv_now(worker_.loop());
 
   if (config.mode == Mode::connect) {
     request_ = std::make_unique<ConnectRequestReader>(config.max_request_head);
@@ -166,7 +168,11 @@ void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) 
   if (transcript_) transcript_->server = server;
 
   last_activity_ = uv_now(worker_.loop());
-  handshake_due_ = last_activity_ + milliseconds(config.handshake_timeout_s);
+  // The handshake timeout runs from the client's connection, as a replay of its capture (whose
+  // SYN is the accept) counts it - but leaves the server a second at least after a slow dial.
+  handshake_due_ = std::max(accepted_ms_ + milliseconds(config.handshake_timeout_s),
+                            last_activity_ + std::min<std::uint64_t>(
+                                1000, milliseconds(config.handshake_timeout_s)));
   enter(Phase::relaying);
   if (config.mode == Mode::connect) {
     answer(Answer::established);
@@ -279,7 +285,10 @@ void Connection::on_timer() {
         // DESIGN.md: a handshake still unfinished gets its `timeout` record; the relay goes
         // on - giving up is the client's call.
         handshake_timed_out_ = true;
-        session_->on_timeout(now());
+        // Stamped with the deadline itself, not the timer's (slightly later) firing: a replay
+        // of the capture puts the timeout at the same moment.
+        session_->on_timeout(accepted_at_ +
+                             std::chrono::milliseconds(handshake_due_ - accepted_ms_));
         settle_record();
       }
       if (now_ms >= last_activity_ + milliseconds(config.idle_timeout_s)) {
@@ -300,8 +309,8 @@ void Connection::on_timer() {
   }
 }
 
-void Connection::capture(Side from, tls::Bytes bytes) {
-  if (transcript_) transcript_->add_data(from, bytes, now());
+void Connection::capture(Side from, tls::Bytes bytes, trace::Timestamp at) {
+  if (transcript_) transcript_->add_data(from, bytes, at);
 }
 
 // Whether the connection's capture is kept, decided with its record (`record`, or a look at
@@ -323,9 +332,10 @@ void Connection::decide_capture(trace::HandshakeRecord* record) {
 }
 
 void Connection::observe(Side from, tls::Bytes bytes) {
-  capture(from, bytes);
+  const trace::Timestamp at = now();
+  capture(from, bytes, at);
   if (!session_ || !session_->wants_bytes()) return;
-  session_->on_bytes(from, bytes, now());
+  session_->on_bytes(from, bytes, at);
   settle_record();
 }
 
@@ -333,9 +343,10 @@ void Connection::note_close(Side by, CloseKind kind) {
   Peer& peer = this->peer(by);
   if (peer.close_noted) return;
   peer.close_noted = true;
-  if (transcript_) transcript_->add_close(by, kind, now());
+  const trace::Timestamp at = now();
+  if (transcript_) transcript_->add_close(by, kind, at);
   if (!session_) return;
-  session_->on_close(by, kind, now());
+  session_->on_close(by, kind, at);
   settle_record();
 }
 

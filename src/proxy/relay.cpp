@@ -60,14 +60,16 @@ void Connection::on_read(Side from, ssize_t nread, const uv_buf_t* buf) {
       observe(from, bytes);
       if (!closing() && request_) read_request(bytes);
       return;
-    case Phase::relaying:
+    case Phase::relaying: {
       // The session reads the bytes before they go on, so a close they provoke finds them
       // in the record; the record itself is written after the bytes are on their way.
-      if (session_ && session_->wants_bytes()) session_->on_bytes(from, bytes, now());
-      capture(from, bytes);
+      const trace::Timestamp at = now();
+      if (session_ && session_->wants_bytes()) session_->on_bytes(from, bytes, at);
+      capture(from, bytes, at);
       forward(other(from), bytes);
       settle_record();
       return;
+    }
     default:
       return;  // answering, draining: what still arrives is read and dropped
   }

@@ -103,6 +103,9 @@ class Session::Impl {
     }
   }
   bool wants_bytes() const;
+  std::uint64_t bytes_from(Side side) const {
+    return side == Side::client ? record_.bytes_client : record_.bytes_server;
+  }
   std::optional<Side> expected_sender() const;
   HandshakeRecord record() const;
   void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
@@ -887,6 +890,7 @@ bool Session::wants_certificate_probe() const { return impl_->wants_certificate_
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }
+std::uint64_t Session::bytes_from(Side side) const { return impl_->bytes_from(side); }
 HandshakeRecord Session::record() const { return impl_->record(); }
 
 }  // namespace tlsglass::trace

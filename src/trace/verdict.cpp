@@ -774,6 +774,7 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
     record.explanation += fmt::format(" (the {} stream stopped parsing as TLS)",
                                       side_name(*evidence.record_layer_failed));
   }
+  record.explanation += capture_words(record);
 }
 
 }  // namespace tlsglass::trace

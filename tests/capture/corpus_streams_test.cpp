@@ -7,9 +7,9 @@
 // first gap (after a gap at the very start - the corpus starts at the lowest sequence number
 // it has, we start at the SYN). Differences whose reason is known are listed in
 // kKnownDifferences; any other one fails the test.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <pcap/pcap.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -172,7 +172,8 @@ TEST_CASE("every corpus TCP connection reassembles to the corpus's own streams")
       const trace::Endpoint server = parse_endpoint(conn["server"]);
       // " #2": the second connection on this 4-tuple, in capture order.
       int nth = 1;
-      if (const auto hash = name.find(" #"); hash != std::string::npos) nth = std::stoi(name.substr(hash + 2));
+      if (const auto hash = name.find(" #"); hash != std::string::npos)
+        nth = std::stoi(name.substr(hash + 2));
       const capture_test::FlowRecord* flow = nullptr;
       int seen = 0;
       for (const auto id : ours.log.start_order) {
@@ -215,11 +216,13 @@ TEST_CASE("every corpus TCP connection reassembles to the corpus's own streams")
       }
     }
   }
-  std::cout << fmt::format("streams matched {} of {} ({} differ for a known reason, {} unexplained)\n",
-                           matched, streams, explained, failures.size());
-  std::cout << fmt::format("  {} of our streams have gaps (compared up to the first; {} start "
-                           "with one, where the corpus starts at its lowest sequence number)\n",
-                           with_gaps, leading_gaps);
+  std::cout << fmt::format(
+      "streams matched {} of {} ({} differ for a known reason, {} unexplained)\n", matched, streams,
+      explained, failures.size());
+  std::cout << fmt::format(
+      "  {} of our streams have gaps (compared up to the first; {} start "
+      "with one, where the corpus starts at its lowest sequence number)\n",
+      with_gaps, leading_gaps);
   for (const auto& line : explanations) std::cout << "  known: " << line << "\n";
   for (const auto& line : failures) std::cout << "  DIFFERS: " << line << "\n";
   CHECK(streams > 0);

@@ -75,20 +75,21 @@ class FlowEventsLog : public capture::FlowEvents {
   void on_unacknowledged_hello(capture::FlowId flow, std::uint32_t retransmissions,
                                trace::Timestamp first, trace::Timestamp last) override {
     check_live(flow, "unacknowledged hello");
-    lines.push_back(fmt::format("#{} unacknowledged hello x{} over {}ms", flow, retransmissions,
-                                std::chrono::duration_cast<std::chrono::milliseconds>(last - first).count()));
+    lines.push_back(
+        fmt::format("#{} unacknowledged hello x{} over {}ms", flow, retransmissions,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(last - first).count()));
   }
   void on_reset_repeated(capture::FlowId flow, const capture::ResetFacts& reset,
                          trace::Timestamp) override {
     check_live(flow, "reset repeated");
-    lines.push_back(fmt::format("#{} {} rst again{}", flow, trace::side_name(reset.by),
-                                describe(reset)));
+    lines.push_back(
+        fmt::format("#{} {} rst again{}", flow, trace::side_name(reset.by), describe(reset)));
   }
   void on_overlap_conflict(capture::FlowId flow, trace::Side from, std::uint64_t offset,
                            std::uint64_t length, trace::Timestamp) override {
     check_live(flow, "conflict");
-    lines.push_back(fmt::format("#{} {} conflict at {} for {}", flow, trace::side_name(from),
-                                offset, length));
+    lines.push_back(
+        fmt::format("#{} {} conflict at {} for {}", flow, trace::side_name(from), offset, length));
   }
   void on_flow_end(capture::FlowId flow, trace::Timestamp, bool evicted) override {
     check_live(flow, "end");
@@ -116,8 +117,10 @@ class FlowEventsLog : public capture::FlowEvents {
   }
   void check_live(capture::FlowId flow, const char* what) {
     auto it = flows.find(flow);
-    if (it == flows.end()) violation(flow, std::string(what) + " before start");
-    else if (it->second.ended) violation(flow, std::string(what) + " after end");
+    if (it == flows.end())
+      violation(flow, std::string(what) + " before start");
+    else if (it->second.ended)
+      violation(flow, std::string(what) + " after end");
   }
   void violation(capture::FlowId flow, const std::string& what) {
     contract_violations.push_back(fmt::format("#{}: {}", flow, what));

@@ -105,8 +105,8 @@ TEST_CASE("out-of-order segments are delivered in sequence order") {
   w.send(C, S, 1012, 5001, ACK, "!");
   w.send(C, S, 1001, 5001, ACK, "hello ");
   w.finish();
-  CHECK(w.log.lines == Lines{kStart, "#1 client 'hello '", "#1 client 'world'", "#1 client '!'",
-                             "#1 end"});
+  CHECK(w.log.lines ==
+        Lines{kStart, "#1 client 'hello '", "#1 client 'world'", "#1 client '!'", "#1 end"});
 }
 
 TEST_CASE("a retransmission is delivered once") {
@@ -257,7 +257,7 @@ TEST_CASE("TCP Fast Open: data on the SYN counts once the server acknowledges it
 TEST_CASE("TCP Fast Open: data on the SYN the server refused is taken from its resend") {
   Wire w;
   w.send(C, S, 1000, 0, SYN, "first");
-  w.send(S, C, 5000, 1001, SYN | ACK);  // acknowledges the SYN only (RFC 7413 §3)
+  w.send(S, C, 5000, 1001, SYN | ACK);     // acknowledges the SYN only (RFC 7413 §3)
   w.send(C, S, 1001, 5001, ACK, "again");  // the client sends its data as usual
   w.finish();
   CHECK(w.log.lines == Lines{kStart, "#1 client 'again'", "#1 end"});
@@ -342,7 +342,7 @@ TEST_CASE("an injected-looking RST: no ACK, hello never acknowledged, another TT
 
 TEST_CASE("an RST whose IP ID is off the count of its side's packets") {
   Wire w;
-  w.handshake();  // server IP IDs 7000 (SYN-ACK)
+  w.handshake();                  // server IP IDs 7000 (SYN-ACK)
   w.send(S, C, 5001, 1001, ACK);  // 7001
   w.send(S, C, 5001, 1001, RST | ACK, "", with_ip(std::nullopt, 40000));
   w.finish();
@@ -359,7 +359,7 @@ TEST_CASE("RSTs with one sequence number that answer the peer's packets are no b
   w.send(C, S, 1001, 5001, PSH | ACK, kClientHello);
   w.send(S, C, 5001, 1011, RST | ACK);
   w.send(C, S, 1011, 5001, PSH | ACK, "more");  // in flight when the server reset
-  w.send(S, C, 5001, 0, RST);                    // its stack answers it, and the next one
+  w.send(S, C, 5001, 0, RST);                   // its stack answers it, and the next one
   w.send(C, S, 1015, 5001, PSH | ACK, "again");
   w.send(S, C, 5001, 0, RST);
   w.finish();
@@ -377,8 +377,9 @@ TEST_CASE("repeated RSTs with one sequence number are reported as repeats") {
   w.send(S, C, 5001, 1011, RST | ACK);
   w.send(S, C, 9999, 1011, RST | ACK);  // another sequence number: not a repeat of the first
   w.finish();
-  CHECK(w.log.lines == Lines{kStart, "#1 client '..........'", "#1 server rst x1", "#1 server rst again x2 [2 RSTs with one sequence number]",
-                      "#1 server rst again x3 [3 RSTs with one sequence number]", "#1 end"});
+  CHECK(w.log.lines == Lines{kStart, "#1 client '..........'", "#1 server rst x1",
+                             "#1 server rst again x2 [2 RSTs with one sequence number]",
+                             "#1 server rst again x3 [3 RSTs with one sequence number]", "#1 end"});
 }
 
 TEST_CASE("RSTs answering packets that crossed the side's FIN are no burst") {
@@ -448,10 +449,9 @@ TEST_CASE("a SYN on a 4-tuple whose connection closed starts a new flow") {
   w.send(S, C, 8000, 1001, SYN | ACK);
   w.send(C, S, 1001, 8001, ACK, "new");
   w.finish();
-  CHECK(w.log.lines ==
-        Lines{kStart, "#1 client fin", "#1 server fin", "#1 end",
-              "#2 start client 10.0.0.1:50000 server 10.0.0.2:443 syn", "#2 client 'new'",
-              "#2 end"});
+  CHECK(w.log.lines == Lines{kStart, "#1 client fin", "#1 server fin", "#1 end",
+                             "#2 start client 10.0.0.1:50000 server 10.0.0.2:443 syn",
+                             "#2 client 'new'", "#2 end"});
 }
 
 TEST_CASE("a SYN with another ISN on an open 4-tuple starts a new flow; the same ISN does not") {
@@ -504,8 +504,8 @@ TEST_CASE("past the out-of-order limit the tracker skips the hole as a gap") {
   w.send(C, S, 1015, 5001, ACK, "efgh");  // 8 held: at the limit
   CHECK(w.log.lines == Lines{kStart});
   w.send(C, S, 1019, 5001, ACK, "i");  // 9 held: over it
-  CHECK(w.log.lines == Lines{kStart, "#1 client gap 10", "#1 client 'abcd'", "#1 client 'efgh'",
-                             "#1 client 'i'"});
+  CHECK(w.log.lines ==
+        Lines{kStart, "#1 client gap 10", "#1 client 'abcd'", "#1 client 'efgh'", "#1 client 'i'"});
   w.send(C, S, 1001, 5001, ACK, "0123456789");  // too late: already skipped
   w.finish();
   CHECK(w.log.lines.back() == "#1 end");
@@ -542,18 +542,18 @@ TEST_CASE("bytes the snaplen cut off show as a gap; the next segment goes on aft
   w.send(C, S, 1001, 5001, ACK, "abc", cut_from(10));  // 7 bytes not captured
   w.send(C, S, 1011, 5001, ACK, "klm");
   w.finish();
-  CHECK(w.log.lines == Lines{kStart, "#1 client 'abc'", "#1 client gap 7", "#1 client 'klm'",
-                             "#1 end"});
+  CHECK(w.log.lines ==
+        Lines{kStart, "#1 client 'abc'", "#1 client gap 7", "#1 client 'klm'", "#1 end"});
 }
 
 TEST_CASE("a full copy of bytes the snaplen cut replaces the gap") {
   Wire w;
   w.handshake();
   w.send(C, S, 1004, 5001, ACK, "d", cut_from(4));  // held: 1 byte + 3 cut
-  w.send(C, S, 1001, 5001, ACK, "abcdefg");  // all of it, in full
+  w.send(C, S, 1001, 5001, ACK, "abcdefg");         // all of it, in full
   w.finish();
-  CHECK(w.log.lines == Lines{kStart, "#1 client 'abc'", "#1 client 'd'", "#1 client 'efg'",
-                             "#1 end"});
+  CHECK(w.log.lines ==
+        Lines{kStart, "#1 client 'abc'", "#1 client 'd'", "#1 client 'efg'", "#1 end"});
 }
 
 TEST_CASE("finish ends flows in the order they started, undecided ones last") {
@@ -584,8 +584,8 @@ TEST_CASE("a SYN-ACK seen without its SYN still tells the client and where its b
   w.send(S, C, 5000, 1001, SYN | ACK);
   w.send(C, S, 1001, 5001, ACK, "hi");
   w.finish();
-  CHECK(w.log.lines == Lines{"#1 start client 10.0.0.1:50000 server 10.0.0.2:443",
-                             "#1 client 'hi'", "#1 end"});
+  CHECK(w.log.lines ==
+        Lines{"#1 start client 10.0.0.1:50000 server 10.0.0.2:443", "#1 client 'hi'", "#1 end"});
 }
 
 TEST_CASE("a server answering with two initial sequence numbers: the client's ACK picks one") {

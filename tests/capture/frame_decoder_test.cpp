@@ -39,18 +39,19 @@ std::string payload_of(const DecodedFrame& d) {
 
 // A TCP segment "hello" from 192.0.2.1:51000 to 198.51.100.2:443 in IPv4.
 Bytes ipv4_hello(wire::Ipv4 fields = {}) {
-  return wire::ipv4(fields, wire::tcp(51000, 443, 1000, 2000, flag::psh | flag::ack,
-                                      wire::text("hello")));
+  return wire::ipv4(fields,
+                    wire::tcp(51000, 443, 1000, 2000, flag::psh | flag::ack, wire::text("hello")));
 }
 
 }  // namespace
 
-TEST_CASE("a real Ethernet frame decodes to its TCP segment") {
+TEST_CASE("an Ethernet frame written out byte by byte decodes to its TCP segment") {
   // A SYN from 10.0.0.1:54321 to 10.0.0.2:443, written out byte by byte as tcpdump -xx
   // prints one: Ethernet II, IPv4 (total length 44, DF, TTL 64, ID 0x1c46), TCP (data
   // offset 6: a 4-byte MSS option), 2 bytes of padding to the 60-byte minimum frame.
   const Bytes frame = {
-      0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00,  // eth
+      0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+      0x08, 0x00,                                                              // eth
       0x45, 0x00, 0x00, 0x2c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0x0a, 0x85,  // IPv4
       0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02,                          // addresses
       0xd4, 0x31, 0x01, 0xbb, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00,  // TCP
@@ -117,9 +118,11 @@ TEST_CASE("802.1Q and QinQ tags are skipped down to the IP packet") {
   // Ethernet type 0x8100, TCI (VLAN 100), inner type 0x0800.
   const Bytes single = wire::ethernet(0x8100, cat({{0x00, 0x64, 0x08, 0x00}, ip}));
   // 802.1ad service tag 0x88a8 (VLAN 10), then a customer tag 0x8100 (VLAN 20), then IPv4.
-  const Bytes qinq = wire::ethernet(0x88a8, cat({{0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00}, ip}));
+  const Bytes qinq =
+      wire::ethernet(0x88a8, cat({{0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00}, ip}));
   // The pre-standard QinQ TPID 0x9100.
-  const Bytes old_qinq = wire::ethernet(0x9100, cat({{0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00}, ip}));
+  const Bytes old_qinq =
+      wire::ethernet(0x9100, cat({{0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00}, ip}));
   for (const Bytes& frame : {single, qinq, old_qinq}) {
     const auto d = decode(kEthernet, frame);
     REQUIRE(d.segment);
@@ -145,7 +148,8 @@ TEST_CASE("PPPoE session frames carry IPv4 and IPv6") {
   const auto v4 = decode(kEthernet, pppoe(0x0021, ipv4_hello()));
   REQUIRE(v4.segment);
   CHECK(payload_of(v4) == "hello");
-  const auto v6 = decode(kEthernet, pppoe(0x0057, wire::ipv6(6, wire::tcp(1, 2, 3, 4, flag::ack, wire::text("six")))));
+  const auto v6 = decode(
+      kEthernet, pppoe(0x0057, wire::ipv6(6, wire::tcp(1, 2, 3, 4, flag::ack, wire::text("six")))));
   REQUIRE(v6.segment);
   CHECK(payload_of(v6) == "six");
   CHECK(v6.segment->source.ip == "2001:db8::1");
@@ -160,11 +164,12 @@ TEST_CASE("Linux cooked captures SLL and SLL2") {
   const Bytes ip = ipv4_hello();
   // LINKTYPE_LINUX_SLL: packet type (0 = to us), ARPHRD_ETHER (1), address length 6, 8
   // address bytes, protocol 0x0800.
-  const Bytes sll = cat({{0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x02, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, ip});
+  const Bytes sll =
+      cat({{0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x02, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, ip});
   // LINKTYPE_LINUX_SLL2: protocol 0x0800, reserved, interface index 2, ARPHRD_ETHER, packet
   // type 4 (outgoing), address length 6, 8 address bytes.
-  const Bytes sll2 = cat({{0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x04, 0x06,
-                           0x02, 0, 0, 0, 0, 1, 0, 0},
+  const Bytes sll2 = cat({{0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01,
+                           0x04, 0x06, 0x02, 0,    0,    0,    0,    1,    0,    0},
                           ip});
   for (const auto& [link, frame] : {std::pair{kSll, sll}, std::pair{kSll2, sll2}}) {
     const auto d = decode(link, frame);
@@ -222,7 +227,8 @@ TEST_CASE("IPv6 extension headers are walked to TCP") {
   // SPI, sequence number, 12 bytes of ICV.
   Bytes ah = {6, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01};
   ah.resize(24, 0xab);
-  const auto d = decode(kRaw, wire::ipv6(0, cat({hop_by_hop, routing, destination, atomic_fragment, ah, tcp})));
+  const auto d = decode(
+      kRaw, wire::ipv6(0, cat({hop_by_hop, routing, destination, atomic_fragment, ah, tcp})));
   REQUIRE(d.segment);
   CHECK(payload_of(d) == "payload");
   CHECK(d.segment->source.ip == "2001:db8::1");

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """--capture-dir: the pcaps the proxy writes are read by tshark (not by tlsglass) without
 warnings other than the connection's own close, and show the SNI and cipher suites the record
-logged; --capture failed keeps only failed connections; files are mode 0600."""
+logged; --capture failed keeps only failed connections; files are mode 0600; `tlsglass replay`
+of each capture gives back the record the proxy wrote (DESIGN.md "Captures")."""
+import datetime
+import json
 import os
 import stat
 import subprocess
@@ -28,6 +31,52 @@ def curl(proxy_port, extra=()):
                            str(support.pki().ca), *extra, "--connect-to",
                            f"{HOST}:443:{LOOPBACK}:{proxy_port}", f"https://{HOST}/hello.txt"],
                           capture_output=True, text=True, env=env, timeout=60)
+
+
+def s_client(proxy_port, *flags):
+    return subprocess.run(["openssl", "s_client", "-connect", f"{LOOPBACK}:{proxy_port}",
+                           "-servername", HOST, "-CAfile", str(support.pki().ca), "-ign_eof",
+                           *flags], input=b"GET /hello.txt HTTP/1.0\r\n\r\n",
+                          capture_output=True, timeout=60)
+
+
+def flat(record, prefix=""):
+    """{"a.b.c": value} for every leaf of a record (lists are leaves)."""
+    out = {}
+    for key, value in record.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(flat(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+# What a replay cannot know or numbers differently: the clock of the replay, the capture's own
+# path, the proxy's connection counter and its mode.
+NOT_COMPARED = {"@timestamp", "event.duration", "tlsglass.capture", "tlsglass.conn",
+                "tlsglass.mode", "tlsglass.timeline"}
+MS_TOLERANCE = 1.0
+
+
+def record_differences(live, replayed):
+    """Where the replayed record differs from the live one: every field but NOT_COMPARED
+    equal, the timeline the same entries with "ms" within MS_TOLERANCE."""
+    out = []
+    a, b = flat(live), flat(replayed)
+    for key in sorted(set(a) | set(b)):
+        if key not in NOT_COMPARED and a.get(key) != b.get(key):
+            out.append(f"{key}: live {a.get(key)!r}, replay {b.get(key)!r}")
+    lt, rt = field(live, "tlsglass.timeline") or [], field(replayed, "tlsglass.timeline") or []
+    if [(e["from"], e["what"]) for e in lt] != [(e["from"], e["what"]) for e in rt]:
+        out.append(f"tlsglass.timeline entries: live {[(e['from'], e['what']) for e in lt]}, "
+                   f"replay {[(e['from'], e['what']) for e in rt]}")
+    for x, y in zip(lt, rt):
+        if (x["from"], x["what"]) == (y["from"], y["what"]) and \
+                abs(x["ms"] - y["ms"]) > MS_TOLERANCE:
+            out.append(f"tlsglass.timeline {x['from']} {x['what'][:40]}: live {x['ms']} ms, "
+                       f"replay {y['ms']} ms")
+    return out
 
 
 class Capture(unittest.TestCase):
@@ -81,6 +130,68 @@ class Capture(unittest.TestCase):
         self.assertTrue(os.path.exists(field(bad[0], "tlsglass.capture")))
         self.assertIsNone(field(ok[0], "tlsglass.capture"))
         self.assertEqual(len(os.listdir(self.dir)), 1)
+
+    # Known differences (bugs), as this test measured them:
+    # 1. src/proxy/relay.cpp Connection::on_read (relaying): the session gets the read with one
+    #    now(), the capture (transcript) with a second now() taken after the session has parsed
+    #    it, so a read that takes long to parse (the ClientHello, the server's certificate
+    #    flight) is stamped later in the pcap. The replayed timeline is measured from that later
+    #    ClientHello: its "ms" are off by the hello's parse time (1.0-1.7 ms measured here, a
+    #    debug build), beyond the 1 ms tolerance (and @timestamp by as much).
+    # 2. The replay's handshake deadline runs from the flow's first packet (the capture's
+    #    synthetic SYN, written when the proxy accepted the client); the live proxy's from the
+    #    moment the upstream connection was up (connection.cpp: handshake_due_ =
+    #    last_activity_ + timeout). With 1., the replayed "timeout" entry and the explanation
+    #    that quotes it say 990.5 ms where the live record says 993.0 ms.
+    def test_replay_of_each_capture_gives_the_live_record(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "scenarios"))
+        import scenario_support  # noqa: E402  (the server that never answers)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        expired = support.pki().dated_leaf("capture-expired", now - datetime.timedelta(days=400),
+                                           now - datetime.timedelta(days=7))
+        good = support.start_server(self, support.OpensslServer, self.tmp)
+        old = support.start_server(self, support.OpensslServer, self.tmp, "-tls1_2", cert=expired)
+        new_only = support.start_server(self, support.OpensslServer, self.tmp, "-tls1_3")
+        silent = scenario_support.start(self, scenario_support.Silent())
+        handshake_timeout = "1"
+        scenarios = [  # what, server port, the client, the cause its set-up produces
+            ("curl TLS 1.3", good.port, lambda port: curl(port), "ok"),
+            ("s_client TLS 1.2", good.port, lambda port: s_client(port, "-tls1_2"), "ok"),
+            ("curl TLS 1.2, expired certificate", old.port,
+             lambda port: curl(port, ["--tls-max", "1.2"]), "cert_expired"),
+            ("s_client -tls1_2 to a TLS 1.3-only server", new_only.port,
+             lambda port: s_client(port, "-tls1_2"), "version_mismatch"),
+            ("curl to a server that never answers", silent.port,
+             lambda port: curl(port, ["--max-time", "3"]), "timeout"),
+        ]
+        report = []
+        for i, (what, port, client, cause) in enumerate(scenarios):
+            proxy = support.start_proxy(self, self.tmp, "--mode", "forward", "--upstream",
+                                        f"{LOOPBACK}:{port}", "--capture-dir", str(self.dir),
+                                        "--capture", "all", "--handshake-timeout",
+                                        handshake_timeout, log_name=f"live-{i}.jsonl")
+            client(proxy.port)
+            live = support.stop_and_read(self, proxy)
+            self.assertEqual(len(live), 1, f"{what}: {live}")
+            live = live[0]
+            self.assertEqual(field(live, "tlsglass.cause"), cause, f"{what}: {live}")
+            path = field(live, "tlsglass.capture")
+            self.assertTrue(path and os.path.exists(path), f"{what}: {live}")
+            r = subprocess.run([support.BIN, "replay", "--json", "--handshake-timeout",
+                                handshake_timeout, path], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            replayed = [json.loads(line) for line in r.stdout.splitlines()]
+            mine = support.by_source_port(replayed, field(live, "source.port"))
+            self.assertEqual(len(mine), 1, f"{what}: one replayed record for the live record's "
+                                           f"source port: {replayed}")
+            differences = record_differences(live, mine[0])
+            if differences:
+                report.append(f"{what} ({cause}):\n    " + "\n    ".join(differences))
+        support.log("\nreplayed captures against the live records:\n" +
+                    ("\n".join(report) or "no differences"))
+        self.assertEqual(report, [], "\n".join(report))
 
 
 if __name__ == "__main__":

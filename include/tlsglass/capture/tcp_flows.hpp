@@ -1,7 +1,8 @@
 // Captured frames in, per-connection ordered byte streams out: the read side of capture/.
 //
-// decode_frame() takes one frame of a link type libpcap names (Ethernet, Linux cooked SLL and
-// SLL2, raw IP, BSD loopback; 802.1Q/QinQ VLAN tags) down to a TCP segment over IPv4 or IPv6.
+// decode_frame() takes one frame of a link type libpcap names (Ethernet with 802.1Q/QinQ VLAN
+// tags or PPPoE, Linux cooked SLL and SLL2, raw IP, BSD loopback) down to a TCP segment over
+// IPv4 or IPv6 (with extension headers; IP-in-IP tunnels give the inner connection).
 // FlowTracker groups segments into connections and reassembles each direction by sequence
 // number, handing the bytes to FlowEvents in order, once - the same calls a live proxy makes
 // to trace::Session for its reads. Pure: no I/O, no libpcap; every buffer is bounded.
@@ -44,8 +45,9 @@ struct TcpSegment {
 // traffic, not an error; the others mean the frame is damaged or of a kind we do not read.
 enum class FrameSkip : std::uint8_t {
   not_tcp,
-  truncated,          // shorter than its headers say (snaplen cut, or damaged)
-  ip_fragment,        // a non-first IPv4/IPv6 fragment (not reassembled)
+  truncated,          // headers cut short (snaplen) or inconsistent (a damaged length field);
+                      // a cut in the payload still gives a segment (see payload_length)
+  ip_fragment,        // an IPv4/IPv6 fragment, even the first (not reassembled)
   unsupported,        // e.g. an unknown ethertype inside a known link type
 };
 std::string_view frame_skip_name(FrameSkip skip);
@@ -65,8 +67,12 @@ DecodedFrame decode_frame(int link_type, tls::Bytes frame, trace::Timestamp at);
 struct ResetFacts {
   trace::Side by = trace::Side::server;
   bool ack_flag = false;                   // an endpoint's RST in a connection carries ACK
-  bool hello_acknowledged = true;          // the peer had ACKed the end of the ClientHello
-  std::optional<std::uint8_t> ttl, earlier_ttl;        // this RST's vs that side's earlier packets
+  // The server had acknowledged the end of the client's first payload segment (the
+  // ClientHello, usually) - by an earlier packet, or by its own RST's ACK field. True when
+  // the client had sent no payload.
+  bool hello_acknowledged = true;
+  // This RST's TTL and IP ID vs those of that side's last packet before it (RSTs aside).
+  std::optional<std::uint8_t> ttl, earlier_ttl;
   std::optional<std::uint16_t> ip_id, earlier_ip_id;
   std::uint32_t seq = 0;                   // the RST's sequence number
   // RSTs with this sequence number, counting the first and those beyond what the peer's
@@ -74,7 +80,9 @@ struct ResetFacts {
   // with one RST; a burst of more is an injector's.
   std::uint32_t resets_with_same_seq = 1;
   // Sentences like "the RST has no ACK flag", "TTL 64 where the server's packets had 52";
-  // non-empty means the reset was likely injected by a middlebox.
+  // non-empty means the reset was likely injected by a middlebox. Judged whatever the stage
+  // (rules in src/capture/reset_evidence.cpp): they matter for a reset mid-handshake; after a
+  // completed handshake a stack's RST on exit is normal, and a middlebox's is harmless.
   std::vector<std::string> injected_signs;
 };
 
@@ -83,7 +91,7 @@ using FlowId = std::uint64_t;
 struct FlowInfo {
   trace::Endpoint client, server;
   bool saw_syn = false;        // false: the capture started mid-connection
-  bool client_guessed = false; // neither a SYN nor a ClientHello told which side is the client
+  bool client_guessed = false; // neither a SYN nor a hello told: the higher port is the client
 };
 
 // The consumer of reassembled streams (the replay driver). Calls for one flow come in capture
@@ -100,11 +108,13 @@ class FlowEvents {
   // resets are still tracked).
   virtual bool on_payload(FlowId flow, trace::Side from, tls::Bytes bytes, trace::Timestamp at) = 0;
   // Bytes of one direction missing from the capture (never filled in): `missing` bytes
-  // between what was delivered and the next bytes delivered.
+  // between what was delivered and the next bytes delivered - or, when the flow ends or that
+  // side resets, before its FIN or the end of what the peer acknowledged.
   virtual void on_gap(FlowId flow, trace::Side from, std::uint64_t missing, trace::Timestamp at) = 0;
-  // A FIN (delivered after all bytes before it) or an RST (at once, with what the capture
-  // says about it). At most one FIN and one RST per side: a side that sent a FIN may still
-  // reset later; later RSTs of a side come through on_reset_repeated.
+  // A FIN (delivered after all bytes before it) or an RST (at once - after what that side
+  // had sent before it, holes reported as gaps - with what the capture says about it). At
+  // most one FIN and one RST per side: a side that sent a FIN may still reset later; later
+  // RSTs of a side come through on_reset_repeated.
   virtual void on_close(FlowId flow, trace::Side by, trace::CloseKind kind, trace::Timestamp at,
                         const ResetFacts* reset) = 0;
   // Retransmissions of the client's first payload segment that the server never
@@ -114,9 +124,8 @@ class FlowEvents {
                                        trace::Timestamp first, trace::Timestamp last) = 0;
   // Optional. Another RST from a side that already reset, with the sequence number of its
   // first and not an answer to a packet of the peer (see resets_with_same_seq): `reset` is
-  // that first RST's
-  // facts with resets_with_same_seq counted up and the injected_signs judged again (several
-  // RSTs with one sequence number is itself a sign).
+  // that first RST's facts with resets_with_same_seq counted up and the injected_signs judged
+  // again (several RSTs with one sequence number is itself a sign).
   virtual void on_reset_repeated(FlowId flow, const ResetFacts& reset, trace::Timestamp at) {
     (void)flow, (void)reset, (void)at;
   }
@@ -134,7 +143,7 @@ class FlowEvents {
 };
 
 struct FlowLimits {
-  std::size_t max_flows = 65536;                 // live flows; the least recently seen is evicted
+  std::size_t max_flows = 65536;  // live flows (0: no limit); the least recently seen is evicted
   std::size_t max_out_of_order = 256 * 1024;     // bytes held per direction ahead of a hole
   std::size_t max_out_of_order_segments = 4096;  // segments held per direction ahead of a hole
   std::size_t max_overlap_conflicts = 16;        // on_overlap_conflict calls per flow
@@ -156,7 +165,7 @@ class FlowTracker {
 
   void on_segment(const TcpSegment& segment);
   // End of the capture: deliver what can be delivered (bytes after a hole as a gap), report
-  // unacknowledged hellos, end every flow.
+  // unacknowledged hellos, end every flow - in the order the flows started.
   void finish(trace::Timestamp at);
   const TrackerStats& stats() const;
 

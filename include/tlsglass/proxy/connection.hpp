@@ -86,7 +86,9 @@ class Connection final : private Dialer::Events {
   void arm_timer();
   void on_timer();
   void observe(trace::Side from, tls::Bytes bytes);
-  void capture(trace::Side from, tls::Bytes bytes);
+  // `at`: the read's time, the same the session was given (a replay of the capture then shows
+  // the same timeline).
+  void capture(trace::Side from, tls::Bytes bytes, trace::Timestamp at);
   void decide_capture(trace::HandshakeRecord* record);
   void note_close(trace::Side by, trace::CloseKind kind);
   void settle_record(bool final = false);
@@ -132,6 +134,8 @@ class Connection final : private Dialer::Events {
   // Deadlines, in uv_now() milliseconds.
   std::uint64_t phase_started_ = 0;
   std::uint64_t handshake_due_ = 0;
+  std::uint64_t accepted_ms_ = 0;  // loop time the client's connection was accepted
+  trace::Timestamp accepted_at_{};  // and its wall-clock time (the capture's SYN)
   std::uint64_t last_activity_ = 0;
 };
 

@@ -83,6 +83,8 @@ class Session {
   // right after the server's flight, or a completed handshake closed without a request) and no
   // probe has answered yet: a proxy with --probe-certs holds the record back and probes.
   bool wants_certificate_probe() const;
+  // Bytes one side has sent so far (counted also once they are no longer parsed).
+  std::uint64_t bytes_from(Side side) const;
   // Which side the handshake waits for next, when the protocol says (offline interleaving).
   std::optional<Side> expected_sender() const;
 
