@@ -1,6 +1,7 @@
 #include "stream_reassembly.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace tlsglass::capture {
@@ -185,7 +186,11 @@ bool StreamReassembly::emit(tls::Bytes bytes, Sink& sink) {
     if (recent_.empty()) recent_.resize(window);
     const tls::Bytes kept = bytes.size() > window ? bytes.last(window) : bytes;
     const std::uint64_t kept_at = next_offset_ + (bytes.size() - kept.size());
-    for (std::size_t i = 0; i < kept.size(); ++i) recent_[(kept_at + i) % window] = kept[i];
+    // The ring's two pieces, copied whole (a per-byte modulo was a replay's hottest loop).
+    const std::size_t at = static_cast<std::size_t>(kept_at % window);
+    const std::size_t first = std::min(kept.size(), window - at);
+    std::memcpy(recent_.data() + at, kept.data(), first);
+    if (first < kept.size()) std::memcpy(recent_.data(), kept.data() + first, kept.size() - first);
     const std::uint64_t end = next_offset_ + bytes.size();
     recent_begin_ = std::max(recent_begin_, end > window ? end - window : 0);
   }

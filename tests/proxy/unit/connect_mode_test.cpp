@@ -23,19 +23,6 @@ std::string connect_head(std::uint16_t port) {
   return "CONNECT 127.0.0.1:" + std::to_string(port) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 }
 
-// A loopback port nothing listens on: bound, never listened on, then closed.
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // A listen socket whose accept queue is full: new SYNs are dropped (tcp(7)), so a connect to
 // it hangs until the connecting side gives up.
 class FullBacklog {

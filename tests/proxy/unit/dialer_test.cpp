@@ -21,18 +21,6 @@ sockaddr_storage loopback(std::uint16_t port) {
   return address;
 }
 
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Records what the dialer reports, and owns (then closes) the socket it hands over.
 struct Outcome final : Dialer::Events {
   std::optional<trace::Endpoint> connected;
@@ -64,7 +52,7 @@ TEST_CASE("the dialer tries each address in turn until one answers") {
   Loop loop;
   Outcome outcome;
   Dialer dialer(&loop.loop, outcome);
-  const std::uint16_t refused = closed_port();
+  const std::uint16_t refused = test::closed_port();
   dialer.dial_addresses({"app.example.test", 443}, {loopback(refused), loopback(server.port())});
   uv_run(&loop.loop, UV_RUN_DEFAULT);
   REQUIRE(outcome.connected);
@@ -77,7 +65,7 @@ TEST_CASE("when every address refuses, the failure lists each one") {
   Loop loop;
   Outcome outcome;
   Dialer dialer(&loop.loop, outcome);
-  const std::uint16_t a = closed_port(), b = closed_port();
+  const std::uint16_t a = test::closed_port(), b = test::closed_port();
   dialer.dial_addresses({"app.example.test", 443}, {loopback(a), loopback(b)});
   uv_run(&loop.loop, UV_RUN_DEFAULT);
   REQUIRE(outcome.failure);

@@ -56,18 +56,6 @@ ByteVec fixture_hello(const std::string& fixture) {
   return ByteVec(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(*end));
 }
 
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // A key and self-signed certificate for s_server, made once per run in a temporary directory.
 struct ServerCredentials {
   fs::path dir, cert, key;
@@ -395,7 +383,7 @@ TEST_CASE("A listener that never answers: timed_out, the timeout honoured, then 
 }
 
 TEST_CASE("A refused port is a connect error in the proxy's words, with no events") {
-  const std::uint16_t port = closed_port();
+  const std::uint16_t port = test::closed_port();
   const ResendResult result = proxy::resend_hello(request_to(port, {ByteVec{22, 3, 1}}));
   REQUIRE(result.connect_error);
   const std::string at = "127.0.0.1:" + std::to_string(port);

@@ -96,5 +96,7 @@ class RunningProxy {
 proxy::ProxyConfig forward_to(std::uint16_t port);
 proxy::ProxyConfig connect_mode();
 std::string random_bytes(std::size_t count, unsigned seed);
+// A loopback port nothing listens on: bound, never listened on, then closed.
+std::uint16_t closed_port();
 
 }  // namespace tlsglass::test
