@@ -76,6 +76,21 @@ class SessionFeeder : public FlowEvents {
     if (!entry.settled) settle(entry);
   }
 
+  // Later RSTs with the first one's sequence number sharpen the injected verdict, as long as
+  // the record is still to be written (a reset nothing answered is held to the flow's end).
+  void on_reset_repeated(FlowId flow, const ResetFacts& reset, trace::Timestamp) override {
+    auto it = flows_.find(flow);
+    if (it == flows_.end() || it->second.written) return;
+    it->second.session->set_reset_injected_signs(reset.injected_signs);
+  }
+
+  void on_overlap_conflict(FlowId flow, trace::Side from, std::uint64_t offset,
+                           std::uint64_t length, trace::Timestamp) override {
+    auto it = flows_.find(flow);
+    if (it == flows_.end() || it->second.written) return;
+    it->second.session->on_conflicting_overlap(from, offset, length);
+  }
+
   void on_flow_end(FlowId flow, trace::Timestamp at, bool) override {
     auto it = flows_.find(flow);
     if (it == flows_.end()) return;

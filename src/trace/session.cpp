@@ -117,6 +117,11 @@ class Session::Impl {
   void on_unacknowledged_hello(std::uint32_t retransmissions) {
     record_.hello_retransmissions = retransmissions;
   }
+  void on_conflicting_overlap(Side from, std::uint64_t offset, std::uint64_t length) {
+    problem(from,
+            fmt::format("capture: a retransmission of {} bytes differs from the copy kept", length),
+            static_cast<std::size_t>(offset));
+  }
   bool wants_certificate_probe() const {
     return !probe_ && outcome_known() && certificate_probe_helps(evidence_, record_);
   }
@@ -885,6 +890,9 @@ void Session::set_reset_injected_signs(std::vector<std::string> signs) {
 }
 void Session::on_unacknowledged_hello(std::uint32_t retransmissions) {
   impl_->on_unacknowledged_hello(retransmissions);
+}
+void Session::on_conflicting_overlap(Side from, std::uint64_t offset, std::uint64_t length) {
+  impl_->on_conflicting_overlap(from, offset, length);
 }
 bool Session::wants_certificate_probe() const { return impl_->wants_certificate_probe(); }
 bool Session::outcome_known() const { return impl_->outcome_known(); }

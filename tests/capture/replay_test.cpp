@@ -9,7 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <pcap/pcap.h>
+
 #include "fixture_support.hpp"
+#include "tlsglass/capture/tcp_flows.hpp"
+#include "wire.hpp"
 #include "tlsglass/capture/replay.hpp"
 #include "tlsglass/log/json_record.hpp"
 
@@ -150,4 +154,89 @@ TEST_CASE("damaged and foreign files get a one-line reason") {
     CHECK(some.size() <= 1);
   }
   fs::remove_all(dir);
+}
+
+namespace {
+
+// A pcap made frame by frame (RFC 791/9293 layouts from wire.hpp) through libpcap's dump API.
+class PcapFile {
+ public:
+  explicit PcapFile(fs::path path) : path_(std::move(path)) {
+    dead_ = pcap_open_dead(DLT_EN10MB, 65535);
+    dump_ = pcap_dump_open(dead_, path_.c_str());
+  }
+  ~PcapFile() { close(); }
+  void close() {
+    if (dump_) pcap_dump_close(dump_);
+    if (dead_) pcap_close(dead_);
+    dump_ = nullptr;
+    dead_ = nullptr;
+  }
+  // Client 192.0.2.1:50000 <-> server 198.51.100.2:443.
+  void send(bool from_client, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
+            const wire::Bytes& payload = {}, std::uint8_t ttl = 0) {
+    wire::Ipv4 ip;
+    if (!from_client) std::swap(ip.source, ip.destination);
+    ip.ttl = ttl ? ttl : (from_client ? 64 : 52);
+    ip.id = from_client ? client_id_++ : server_id_++;
+    const wire::Bytes frame = wire::ethernet(
+        0x0800, wire::ipv4(ip, wire::tcp(from_client ? 50000 : 443, from_client ? 443 : 50000,
+                                         seq, ack, flags, payload)));
+    pcap_pkthdr header{};
+    header.ts.tv_sec = 1764547200 + ms_ / 1000;
+    header.ts.tv_usec = static_cast<suseconds_t>((ms_ % 1000) * 1000);
+    header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
+    pcap_dump(reinterpret_cast<u_char*>(dump_), &header, frame.data());
+    ms_ += 1;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  pcap_t* dead_ = nullptr;
+  pcap_dumper_t* dump_ = nullptr;
+  std::uint16_t client_id_ = 0x100, server_id_ = 0x7000;
+  long ms_ = 0;
+};
+
+wire::Bytes first_client_payload(const std::string& fixture_name) {
+  for (const auto& event : test::load_fixture(fixture_name).transcript) {
+    if (!event.close && event.from == trace::Side::client) return event.bytes;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a burst of RSTs with one sequence number and a conflicting retransmission reach the record") {
+  namespace flag = capture::tcp_flag;
+  const wire::Bytes hello = first_client_payload("curl-tls13");
+  REQUIRE(hello.size() > 100);
+  const auto len = static_cast<std::uint32_t>(hello.size());
+  PcapFile pcap(fs::temp_directory_path() / fmt::format("tlsglass-burst-{}.pcap", ::getpid()));
+  pcap.send(true, 1000, 0, flag::syn);
+  pcap.send(false, 5000, 1001, flag::syn | flag::ack);
+  pcap.send(true, 1001, 5001, flag::ack);
+  pcap.send(true, 1001, 5001, flag::psh | flag::ack, hello);
+  // The same sequence range again with other bytes (RFC 9293 §3.10.7.4 keeps the first).
+  wire::Bytes altered(hello.begin(), hello.begin() + 16);
+  altered[10] ^= 0xff;
+  pcap.send(true, 1001, 5001, flag::psh | flag::ack, altered);
+  pcap.send(false, 5001, 1001 + len, flag::ack);
+  for (int i = 0; i < 3; ++i) pcap.send(false, 5001, 1001 + len, flag::rst | flag::ack);
+  pcap.close();
+
+  auto connections = replay_pcap(pcap.path(), 10);
+  fs::remove(pcap.path());
+  REQUIRE(connections.size() == 1);
+  const json record = json::parse(log::to_json_line(connections.front().record));
+  INFO(record.dump(1));
+  CHECK(record["tlsglass"]["cause"] == "reset_mid_handshake");
+  CHECK(record["tls"]["client"]["server_name"] == "app.tlsglass.test");  // the first copy kept
+  CHECK(record["tlsglass"]["injected"] == "likely");
+  CHECK_THAT(record["tlsglass"]["injected_why"].dump(), Catch::Contains("3 RSTs with one sequence number"));
+  REQUIRE(record["tlsglass"].contains("problems"));
+  CHECK_THAT(record["tlsglass"]["problems"].dump(), Catch::Contains("differs from the copy kept"));
+  CHECK_THAT(record["tlsglass"]["explanation"].get<std::string>(),
+             Catch::Contains("likely injected by a middlebox"));
 }

@@ -73,6 +73,9 @@ class Session {
   void set_reset_injected_signs(std::vector<std::string> signs);
   // The client's ClientHello was sent `retransmissions` more times and never acknowledged.
   void on_unacknowledged_hello(std::uint32_t retransmissions);
+  // The capture holds two different copies of one side's bytes at `offset` (the first was
+  // kept): listed in tlsglass.problems.
+  void on_conflicting_overlap(Side from, std::uint64_t offset, std::uint64_t length);
 
   // The outcome is settled: the record can be written now.
   bool outcome_known() const;
