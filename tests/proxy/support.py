@@ -1161,3 +1161,52 @@ class EchoServer:
     def close(self):
         self._stop = True
         self._thread.join(5)
+
+
+# ------------------------------------------------------------------------------ terminals
+class TmuxPane:
+    """A command in a tmux pane of `width`x`height` (a real terminal), read back with
+    capture-pane; the pane stays after the command exits (its output stays readable)."""
+
+    def __init__(self, testcase, width=160, height=50, marker="BEFORE"):
+        self.tmux = shutil.which("tmux")
+        if not self.tmux:
+            raise unittest.SkipTest("tmux not installed (scripts/bootstrap installs it; on "
+                                    "Debian: apt-get install tmux)")
+        self.socket = f"tlsglass-tmux-{os.getpid()}-{id(self)}"
+        self.width, self.height, self.marker = width, height, marker
+        testcase.addCleanup(self.kill)
+
+    def cmd(self, *args, check=True):
+        return subprocess.run([self.tmux, "-u", "-L", self.socket, "-f", "/dev/null", *args],
+                              capture_output=True, timeout=20, check=check)
+
+    def kill(self):
+        self.cmd("kill-server", check=False)
+
+    def start(self, command, env=None):
+        environment = {"TERM": "xterm-256color", "LANG": "C.UTF-8", **(env or {})}
+        assignments = " ".join(f"{k}={v!r}" for k, v in environment.items())
+        # The pane stays after the command: what it printed before it exited stays readable.
+        script = (f"echo {self.marker}; env -u NO_COLOR -u LC_ALL {assignments} {command}; "
+                  f"echo EXITED $?; sleep 600")
+        self.cmd("new-session", "-d", "-s", "main", "-x", str(self.width), "-y",
+                 str(self.height), "sh", "-c", script)
+
+    def screen(self, escapes=False, history=True):
+        args = ["capture-pane", "-p", "-J", "-t", "main"]
+        if history:
+            args += ["-S", "-"]  # the scrollback too: a long output scrolls
+        if escapes:
+            args.append("-e")
+        return self.cmd(*args).stdout.decode("utf-8", "replace")
+
+    def wait_for(self, what, predicate, timeout=30, interval=0.1, escapes=False, history=True):
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen(escapes, history)
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed {what}:\n{text}")
+            time.sleep(interval)

@@ -277,51 +277,7 @@ class Tcpdump:
 
 
 # ------------------------------------------------------------------------------ terminal
-class TmuxPane:
-    """A command in a tmux pane of `width`x`height` (a real terminal), read back with
-    capture-pane; the pane stays after the command exits (its output stays readable)."""
-
-    def __init__(self, testcase, width=160, height=50):
-        self.tmux = shutil.which("tmux")
-        if not self.tmux:
-            raise unittest.SkipTest("tmux not installed (scripts/bootstrap installs it; on "
-                                    "Debian: apt-get install tmux)")
-        self.socket = f"tlsglass-replay-{os.getpid()}-{id(self)}"
-        self.width, self.height = width, height
-        testcase.addCleanup(self.kill)
-
-    def cmd(self, *args, check=True):
-        return subprocess.run([self.tmux, "-u", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, timeout=20, check=check)
-
-    def kill(self):
-        self.cmd("kill-server", check=False)
-
-    def start(self, command, env=None):
-        environment = {"TERM": "xterm-256color", "LANG": "C.UTF-8", **(env or {})}
-        assignments = " ".join(f"{k}={v!r}" for k, v in environment.items())
-        script = (f"echo BEFORE-REPLAY; env -u NO_COLOR -u LC_ALL {assignments} {command}; "
-                  f"echo EXITED $?; sleep 600")
-        self.cmd("new-session", "-d", "-s", "main", "-x", str(self.width), "-y",
-                 str(self.height), "sh", "-c", script)
-
-    def screen(self, escapes=False, history=True):
-        args = ["capture-pane", "-p", "-J", "-t", "main"]
-        if history:
-            args += ["-S", "-"]  # the scrollback too: a long output scrolls
-        if escapes:
-            args.append("-e")
-        return self.cmd(*args).stdout.decode("utf-8", "replace")
-
-    def wait_for(self, what, predicate, timeout=TIMEOUT, interval=0.1):
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the screen never showed {what}:\n{text}")
-            time.sleep(interval)
+TmuxPane = support.TmuxPane
 
 
 # ------------------------------------------------------------------- classic pcap, by hand

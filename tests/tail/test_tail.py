@@ -17,10 +17,15 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
+sys.dont_write_bytecode = True
+import support  # noqa: E402  (tests/proxy/support.py: TmuxPane)
 
 BIN = os.environ["TLSGLASS_BIN"]
 DATA = os.environ.get("TLSGLASS_TEST_DATA", "tests/data")
@@ -508,41 +513,19 @@ class Terminal(LogDir):
 
     def setUp(self):
         super().setUp()
-        self.tmux = shutil.which("tmux")
-        if not self.tmux:
-            raise unittest.SkipTest("tmux not installed (scripts/bootstrap installs it; on "
-                                    "Debian: apt-get install tmux)")
-        self.socket = f"tlsglass-tail-{os.getpid()}-{id(self)}"
-        self.addCleanup(self.kill_server)
+        self.pane = support.TmuxPane(self, 160, 50, marker="BEFORE-TAIL")
 
     def tmux_cmd(self, *args, check=True):
-        return subprocess.run([self.tmux, "-u", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, timeout=TIMEOUT, check=check)
-
-    def kill_server(self):
-        self.tmux_cmd("kill-server", check=False)
+        return self.pane.cmd(*args, check=check)
 
     def start(self, command, env=None):
-        environment = {"TERM": "xterm-256color", "LANG": "C.UTF-8", **(env or {})}
-        assignments = " ".join(f"{k}={v!r}" for k, v in environment.items())
-        # remain-on-exit: what a command printed before it exited stays readable.
-        script = (f"echo BEFORE-TAIL; env -u NO_COLOR -u LC_ALL {assignments} {command}; "
-                  f"echo EXITED $?; sleep 600")
-        self.tmux_cmd("new-session", "-d", "-s", "main", "-x", "160", "-y", "50", "sh", "-c", script)
+        self.pane.start(command, env)
 
     def screen(self, escapes=False):
-        args = ["capture-pane", "-p", "-J", "-t", "main"] + (["-e"] if escapes else [])
-        return self.tmux_cmd(*args).stdout.decode("utf-8", "replace")
+        return self.pane.screen(escapes, history=False)
 
     def wait_for_screen(self, what, predicate, escapes=False):
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            text = self.screen(escapes)
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the screen never showed {what}:\n{text}")
-            time.sleep(0.1)
+        return self.pane.wait_for(what, predicate, timeout=TIMEOUT, escapes=escapes, history=False)
 
     def tail(self, env=None):
         self.start(f"{BIN} tail {self.log}", env)
