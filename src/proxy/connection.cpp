@@ -169,10 +169,11 @@ void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) 
 
   last_activity_ = uv_now(worker_.loop());
   // The handshake timeout runs from the client's connection, as a replay of its capture (whose
-  // SYN is the accept) counts it - but leaves the server a second at least after a slow dial.
+  // SYN is the accept) counts it - but a dial that took most of it still leaves the server half
+  // the timeout (at most a second) to answer.
   handshake_due_ = std::max(accepted_ms_ + milliseconds(config.handshake_timeout_s),
                             last_activity_ + std::min<std::uint64_t>(
-                                1000, milliseconds(config.handshake_timeout_s)));
+                                1000, milliseconds(config.handshake_timeout_s) / 2));
   enter(Phase::relaying);
   if (config.mode == Mode::connect) {
     answer(Answer::established);
