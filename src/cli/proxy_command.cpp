@@ -64,8 +64,8 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
       ->capture_default_str();
   command
       ->add_option("--handshake-timeout", options.handshake_timeout,
-                   "Seconds for the TLS handshake (and a CONNECT head) before a `timeout` "
-                   "record; the relay goes on")
+                   "Seconds from the client's connection to a finished TLS handshake (and "
+                   "for a CONNECT head) before a `timeout` record; the relay goes on")
       ->type_name("S")
       ->capture_default_str();
   command
