@@ -39,7 +39,8 @@ class SessionFeeder : public FlowEvents {
   bool on_payload(FlowId flow, trace::Side from, tls::Bytes bytes, trace::Timestamp at) override {
     Flow* entry = find(flow, at);
     if (!entry) return false;
-    if (from == trace::Side::client && entry->client_bytes.size() < kMaxClientBytes) {
+    if (config_.keep_client_bytes && from == trace::Side::client &&
+        entry->client_bytes.size() < kMaxClientBytes) {
       const std::size_t take = std::min(bytes.size(), kMaxClientBytes - entry->client_bytes.size());
       entry->client_bytes.insert(entry->client_bytes.end(), bytes.begin(), bytes.begin() + take);
     }

@@ -267,6 +267,7 @@ int run_replay_command(const ReplayOptions& options) {
   capture::ReplayConfig config;
   config.handshake_timeout_s = options.handshake_timeout;
   config.history = &history;
+  config.keep_client_bytes = resend.has_value();
   std::uint64_t resent = 0;
   std::uint64_t unreachable = 0;  // re-sends that found no server
   config.on_connection = [&](capture::ReplayedConnection&& connection) {

@@ -38,8 +38,6 @@ trace::Timestamp now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
-// As the proxy words its timeouts (Connection::dial_timed_out).
-
 std::uint64_t milliseconds(double seconds) {
   return seconds <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(seconds * 1000));
 }

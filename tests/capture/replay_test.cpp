@@ -28,6 +28,7 @@ std::vector<capture::ReplayedConnection> replay_pcap(const fs::path& path, doubl
   std::vector<capture::ReplayedConnection> out;
   capture::ReplayConfig config;
   config.handshake_timeout_s = timeout_s;
+  config.keep_client_bytes = true;
   config.on_connection = [&](capture::ReplayedConnection&& c) { out.push_back(std::move(c)); };
   capture::CaptureReplay replay(config);
   capture::ReplayStats stats;

@@ -28,6 +28,9 @@ struct ReplayConfig {
   // opened gets a `timeout` record, as the proxy would have written.
   double handshake_timeout_s = 10;
   trace::HelloHistory* history = nullptr;
+  // Keep each connection's first client bytes (ReplayedConnection::client_bytes): only
+  // `replay --to` needs them, so a plain replay does not copy every stream's start.
+  bool keep_client_bytes = false;
   std::function<void(ReplayedConnection&&)> on_connection;
   // Called every few thousand frames: bytes of the file read so far, and its size.
   std::function<void(std::uint64_t position, std::uint64_t size)> on_progress;
