@@ -39,16 +39,38 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
       "127.0.0.1:8443)");
   command
       ->add_option("--mode", options.mode,
-                   "connect: HTTP CONNECT proxy; forward: every client to --upstream "
-                   "[default: forward with --upstream, else connect]")
-      ->check(CLI::IsMember({"connect", "forward"}));
+                   "connect: HTTP CONNECT proxy; forward: every client to --upstream; sni: to "
+                   "the server the ClientHello names; transparent: to the original destination "
+                   "of a connection redirected by iptables/nft (REDIRECT or TPROXY); socks5: "
+                   "SOCKS5 proxy (RFC 1928) [default: forward with --upstream, else connect]")
+      ->check(CLI::IsMember({"connect", "forward", "sni", "transparent", "socks5"}));
   command
       ->add_option("--listen", options.listen,
                    "ADDR:PORT to listen on, IPv4 or [IPv6]; repeat for several; port 0 picks "
-                   "one [default: 127.0.0.1:8080, forward mode 127.0.0.1:8443]")
+                   "one [default: 127.0.0.1:8080; forward, sni and transparent 127.0.0.1:8443; "
+                   "socks5 127.0.0.1:1080]")
       ->type_name("ADDR:PORT");
   command->add_option("--upstream", options.upstream, "HOST:PORT every client is forwarded to")
       ->type_name("HOST:PORT");
+  command
+      ->add_option("--default-upstream", options.default_upstream,
+                   "sni mode: where a ClientHello without SNI goes [default: reset it]")
+      ->type_name("HOST:PORT");
+  command
+      ->add_option("--resolve", options.resolve,
+                   "sni mode: send server name HOST to IP (and PORT) instead of asking DNS - "
+                   "needed when DNS or /etc/hosts points HOST at the proxy itself (repeat)")
+      ->type_name("HOST=IP[:PORT]");
+  command
+      ->add_option("--socks-auth", options.socks_auth,
+                   "socks5 mode: require this username and password (RFC 1929) [default: no "
+                   "authentication]")
+      ->type_name("USER:PASSWORD");
+  command
+      ->add_option("--upstream-mark", options.upstream_mark,
+                   "Set SO_MARK N on the proxy's connections to servers, so a redirect rule "
+                   "can exempt them (iptables -m mark ! --mark N); needs CAP_NET_ADMIN")
+      ->type_name("N");
   command->add_option("--log", options.log, "Append JSON records to FILE; - for stdout")
       ->type_name("FILE|-")
       ->capture_default_str();
@@ -110,16 +132,53 @@ int run_proxy_command(const ProxyOptions& options) {
   if (options.mode.empty()) {
     config.mode = options.upstream.empty() ? proxy::Mode::connect : proxy::Mode::forward;
   } else {
-    config.mode = options.mode == "forward" ? proxy::Mode::forward : proxy::Mode::connect;
+    for (auto mode : {proxy::Mode::connect, proxy::Mode::forward, proxy::Mode::sni,
+                      proxy::Mode::transparent, proxy::Mode::socks5}) {
+      if (options.mode == proxy::mode_name(mode)) config.mode = mode;
+    }
   }
+  const std::string mode_flag = fmt::format("--mode {}", proxy::mode_name(config.mode));
   if (config.mode == proxy::Mode::forward) {
     if (options.upstream.empty()) return usage("--mode forward needs --upstream HOST:PORT");
     config.upstream = proxy::parse_host_port(options.upstream);
     if (!config.upstream)
       return usage(fmt::format("--upstream: expected HOST:PORT, got \"{}\"", options.upstream));
   } else if (!options.upstream.empty()) {
-    return usage("--upstream is for --mode forward; a CONNECT proxy's clients name the server");
+    return usage(fmt::format("--upstream is for --mode forward; in {} the client's {} names "
+                             "the server",
+                             mode_flag, config.mode == proxy::Mode::sni ? "SNI"
+                                        : config.mode == proxy::Mode::transparent
+                                            ? "original destination"
+                                            : "request"));
   }
+  if (!options.default_upstream.empty()) {
+    if (config.mode != proxy::Mode::sni)
+      return usage("--default-upstream is for --mode sni (where a hello without SNI goes)");
+    config.default_upstream = proxy::parse_host_port(options.default_upstream);
+    if (!config.default_upstream)
+      return usage(fmt::format("--default-upstream: expected HOST:PORT, got \"{}\"",
+                               options.default_upstream));
+  }
+  for (const auto& text : options.resolve) {
+    if (config.mode != proxy::Mode::sni)
+      return usage("--resolve is for --mode sni (where a server name is looked up)");
+    auto entry = proxy::parse_resolve_override(text);
+    if (!entry)
+      return usage(fmt::format("--resolve: expected HOST=IP or HOST=IP:PORT ([IPv6]:PORT), got "
+                               "\"{}\"", text));
+    config.resolve.push_back(*entry);
+  }
+  if (!options.socks_auth.empty()) {
+    if (config.mode != proxy::Mode::socks5) return usage("--socks-auth is for --mode socks5");
+    const auto colon = options.socks_auth.find(':');
+    // RFC 1929 §2: each is 1 to 255 bytes.
+    if (colon == std::string::npos || colon == 0 || colon > 255 ||
+        colon + 1 >= options.socks_auth.size() || options.socks_auth.size() - colon - 1 > 255)
+      return usage("--socks-auth: expected USER:PASSWORD, each 1 to 255 bytes");
+    config.socks_credentials = proxy::SocksCredentials{options.socks_auth.substr(0, colon),
+                                                       options.socks_auth.substr(colon + 1)};
+  }
+  config.upstream_mark = options.upstream_mark;
   for (const auto& text : options.listen) {
     auto address = proxy::parse_listen_address(text);
     if (!address)
@@ -134,7 +193,8 @@ int run_proxy_command(const ProxyOptions& options) {
     config.allow_dest.push_back(*rule);
   }
   if (!config.allow_dest.empty() && config.mode == proxy::Mode::forward)
-    return usage("--allow-dest is for --mode connect; forward mode has one destination");
+    return usage("--allow-dest is for the modes where clients choose the server; forward mode "
+                 "has one destination");
   for (auto [name, value] : {std::pair{"--connect-timeout", options.connect_timeout},
                              {"--handshake-timeout", options.handshake_timeout},
                              {"--idle-timeout", options.idle_timeout}}) {
@@ -190,7 +250,7 @@ int run_proxy_command(const ProxyOptions& options) {
     records->write_line(log::to_json_line(record));
     console.write_line(log::console_line(record, style));
   };
-  const char* mode = config.mode == proxy::Mode::connect ? "connect" : "forward";
+  const char* mode = proxy::mode_name(config.mode);
   auto on_listening = [&](const std::vector<proxy::HostPort>& bound) {
     std::string addresses;
     for (const auto& address : bound) {

@@ -27,8 +27,6 @@ std::uint64_t milliseconds(double seconds) {
   return static_cast<std::uint64_t>(std::llround(std::max(seconds, 0.001) * 1000));
 }
 
-std::string seconds_text(double seconds) { return fmt::format("{:g} s", seconds); }
-
 }  // namespace
 
 trace::Timestamp now() {
@@ -78,7 +76,7 @@ void Connection::start() {
   const ProxyConfig& config = worker_.config();
   trace::SessionConfig session;
   session.conn = worker_.next_conn();
-  session.mode = config.mode == Mode::connect ? "connect" : "forward";
+  session.mode = mode_name(config.mode);
   session.history = &worker_.history();
   accepted_at_ = now();
   sockaddr_storage address{};
@@ -94,16 +92,7 @@ void Connection::start() {
   }
   session_ = std::make_unique<trace::Session>(std::move(session));
   accepted_ms_ = uv_now(worker_.loop());
-
-  if (config.mode == Mode::connect) {
-    request_ = std::make_unique<ConnectRequestReader>(config.max_request_head);
-    enter(Phase::request);
-    start_reading(Side::client);
-    return;
-  }
-  // Forward mode: the client is read once the server is there; until then the kernel holds
-  // what it sends.
-  dial(*config.upstream, nullptr);
+  open_front_door();
 }
 
 Side Connection::side_of(const uv_stream_t* stream) const {
@@ -117,38 +106,9 @@ void Connection::enter(Phase phase) {
   arm_timer();
 }
 
-void Connection::read_request(tls::Bytes bytes) {
-  const ConnectHead head = request_->feed(bytes);
-  if (head.state == ConnectHead::State::need_more) return;
-  request_.reset();
-  if (head.state == ConnectHead::State::refused) {
-    answer(head.answer, head.reason);
-    return;
-  }
-  // The head is complete. Whatever came after it in this read is the start of the tunnel
-  // (a pipelined ClientHello): kept for the server, and the client is not read again until
-  // the server is connected.
-  stop_reading(Side::client);
-  pending_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(head.tunnel_offset), bytes.end());
-  target_ = head.target;
-  const auto& rules = worker_.config().allow_dest;
-  switch (check_destination(rules, target_.host, target_.port)) {
-    case RuleVerdict::allowed:
-      dial(target_, nullptr);
-      return;
-    case RuleVerdict::by_address:
-      dial(target_, &rules);
-      return;
-    case RuleVerdict::denied:
-      denied_ = true;
-      unreachable(Answer::forbidden,
-                  fmt::format("{} is not allowed by --allow-dest", format_host_port(target_)));
-      return;
-  }
-}
-
 void Connection::dial(const HostPort& target, const std::vector<DestinationRule>* address_rules) {
   enter(Phase::dialing);
+  target_ = target;
   dialer_.dial(target, address_rules);  // may call back before it returns
 }
 
@@ -161,9 +121,8 @@ void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) 
   peer.open = true;
 
   const ProxyConfig& config = worker_.config();
-  const HostPort& target = config.mode == Mode::connect ? target_ : *config.upstream;
   std::optional<std::string> domain;
-  if (!parse_ip(target.host)) domain = target.host;
+  if (!parse_ip(target_.host)) domain = target_.host;
   if (session_) session_->set_destination(server, domain);
   if (transcript_) transcript_->server = server;
 
@@ -175,55 +134,48 @@ void Connection::on_dialed(DialedSocket* socket, const trace::Endpoint& server) 
                             last_activity_ + std::min<std::uint64_t>(
                                 1000, milliseconds(config.handshake_timeout_s) / 2));
   enter(Phase::relaying);
-  if (config.mode == Mode::connect) {
-    answer(Answer::established);
-    if (closing()) return;
-    if (!pending_.empty()) forward(Side::server, pending_);
-    std::vector<std::uint8_t>().swap(pending_);
-    if (closing()) return;
-  }
+  on_server_connected();
+  if (closing()) return;
+  if (!pending_.empty()) forward(Side::server, pending_);
+  std::vector<std::uint8_t>().swap(pending_);
+  if (closing()) return;
   start_reading(Side::client);
   start_reading(Side::server);
 }
 
 void Connection::on_dial_failed(DialFailure failure) {
   if (failure.kind == DialFailure::Kind::denied) denied_ = true;
-  unreachable(failure.kind == DialFailure::Kind::denied ? Answer::forbidden : Answer::bad_gateway,
-              failure.reason);
-}
-
-void Connection::dial_timed_out() {
-  const ProxyConfig& config = worker_.config();
-  const HostPort& target = config.mode == Mode::connect ? target_ : *config.upstream;
-  const std::string reason = dialer_.timeout_reason(target, config.connect_timeout_s);
-  dialer_.cancel();
-  unreachable(Answer::gateway_timeout, reason);
-}
-
-// The server could not be reached (or may not be): the record says upstream_unreachable and
-// why. A CONNECT client gets the answer; a forwarded client gets what a refused connection
-// gives it, an RST.
-void Connection::unreachable(Answer answer, const std::string& reason) {
+  const Answer answer =
+      failure.kind == DialFailure::Kind::denied ? Answer::forbidden : Answer::bad_gateway;
   if (auto last = dialer_.last_tried(); last && answer != Answer::forbidden) {
     if (session_) session_->set_destination(*last);
     // The capture shows the client talking to the address it could not reach (a DNS failure
     // or a forbidden destination has none: no capture).
     if (transcript_) transcript_->server = *last;
   }
-  if (worker_.config().mode == Mode::connect) {
-    this->answer(answer, reason);
-    return;
+  tell_client_unreachable(&failure, answer, failure.reason);
+}
+
+void Connection::dial_timed_out() {
+  const ProxyConfig& config = worker_.config();
+  const std::string reason = dialer_.timeout_reason(target_, config.connect_timeout_s);
+  if (auto last = dialer_.last_tried()) {
+    if (session_) session_->set_destination(*last);
+    if (transcript_) transcript_->server = *last;
   }
-  if (session_) session_->on_upstream_unreachable(reason, now());
-  teardown(Side::client);
+  dialer_.cancel();
+  tell_client_unreachable(nullptr, Answer::gateway_timeout, reason);
+}
+
+void Connection::reply(std::string_view bytes) {
+  if (bytes.empty()) return;
+  const tls::Bytes view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  observe(Side::server, view);
+  forward(Side::client, view);
 }
 
 void Connection::answer(Answer answer, const std::string& reason) {
-  const std::string bytes = answer_bytes(answer, reason);
-  const tls::Bytes view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  // The answer is what the client's side of the wire shows coming from the server.
-  observe(Side::server, view);
-  forward(Side::client, view);
+  reply(answer_bytes(answer, reason));
   if (answer == Answer::established || closing()) return;
 
   if (session_) {
@@ -235,8 +187,14 @@ void Connection::answer(Answer answer, const std::string& reason) {
     }
     settle_record();
   }
-  // RFC 9112 §9.6: close after the answer, but read what the client still sends until its
-  // FIN, so that unread bytes do not turn our close into an RST that destroys the answer.
+  linger_after_refusal();
+}
+
+// RFC 9112 §9.6 (and RFC 1928 §6 for SOCKS): close after the answer, but read what the client
+// still sends until its FIN, so that unread bytes do not turn our close into an RST that
+// destroys the answer.
+void Connection::linger_after_refusal() {
+  if (closing()) return;
   enter(Phase::answering);
   shut_down_writes(Side::client);
   if (!peer(Side::client).eof) start_reading(Side::client);
@@ -275,8 +233,7 @@ void Connection::on_timer() {
   const std::uint64_t now_ms = uv_now(worker_.loop());
   switch (phase_) {
     case Phase::request:
-      answer(Answer::request_timeout, fmt::format("no complete CONNECT request within {}",
-                                                  seconds_text(config.handshake_timeout_s)));
+      request_timed_out();
       return;
     case Phase::dialing:
       dial_timed_out();

@@ -202,6 +202,45 @@ std::optional<trace::Endpoint> endpoint_of(const sockaddr* address) {
   return std::nullopt;
 }
 
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::connect: return "connect";
+    case Mode::forward: return "forward";
+    case Mode::sni: return "sni";
+    case Mode::transparent: return "transparent";
+    case Mode::socks5: return "socks5";
+  }
+  return "connect";
+}
+
+std::optional<ResolveOverride> parse_resolve_override(std::string_view text) {
+  const auto equals = text.find('=');
+  if (equals == std::string_view::npos) return std::nullopt;
+  const std::string_view host = text.substr(0, equals);
+  const std::string_view target = text.substr(equals + 1);
+  if (!is_host_name(host)) return std::nullopt;
+  ResolveOverride out;
+  out.host = canonical_name(host);
+  if (parse_ip(target)) {  // an IP alone (IPv6 without brackets)
+    out.ip = std::string(target);
+    return out;
+  }
+  auto address = parse_address(target, false);
+  if (!address || !parse_ip(address->host)) return std::nullopt;
+  out.ip = address->host;
+  out.port = address->port;
+  return out;
+}
+
+const ResolveOverride* find_resolve_override(const std::vector<ResolveOverride>& overrides,
+                                             std::string_view host) {
+  const std::string name = canonical_name(host);
+  for (const auto& entry : overrides) {
+    if (entry.host == name) return &entry;
+  }
+  return nullptr;
+}
+
 std::optional<DestinationRule> parse_destination_rule(std::string_view text) {
   DestinationRule rule;
   if (text == "*") {

@@ -7,14 +7,20 @@
 
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <mutex>
 #include <thread>
 
 #include "tlsglass/proxy/host_port.hpp"
 #include "tlsglass/proxy/listener.hpp"
+#include "tlsglass/proxy/self_addresses.hpp"
 #include "tlsglass/proxy/worker.hpp"
 
 namespace tlsglass::proxy {
@@ -69,6 +75,22 @@ std::optional<HostPort> probe(const HostPort& address, std::string& error) {
   return bound;
 }
 
+// transparent mode: a TPROXY rule delivers connections for addresses that are not this host's;
+// only a socket with IP_TRANSPARENT may accept them (ip(7), needs CAP_NET_ADMIN). Without it,
+// REDIRECT rules still work: said once, not fatal.
+void allow_tproxy(int fd, const HostPort& address, bool quiet = false) {
+  const int on = 1;
+  const bool v6 = address.host.find(':') != std::string::npos;
+  const int status = v6 ? setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof on)
+                        : setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof on);
+  if (status != 0 && !quiet) {
+    fmt::print(stderr,
+               "tlsglass: {}: IP_TRANSPARENT refused ({}): TPROXY rules cannot reach this "
+               "listener (it needs CAP_NET_ADMIN); REDIRECT rules still work\n",
+               format_host_port(address), std::strerror(errno));
+  }
+}
+
 void reset_counters() {
   g_counters.accepted = 0;
   g_counters.active = 0;
@@ -87,8 +109,10 @@ int run_proxy(const ProxyConfig& given, RecordSink sink,
     return 2;
   }
   if (config.listen.empty()) {
-    config.listen.push_back(config.mode == Mode::connect ? HostPort{"127.0.0.1", 8080}
-                                                         : HostPort{"127.0.0.1", 8443});
+    const std::uint16_t port = config.mode == Mode::connect  ? 8080
+                               : config.mode == Mode::socks5 ? 1080
+                                                             : 8443;
+    config.listen.push_back(HostPort{"127.0.0.1", port});
   }
   const unsigned workers =
       config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -111,6 +135,7 @@ int run_proxy(const ProxyConfig& given, RecordSink sink,
         real.reset();
         break;
       }
+      if (config.mode == Mode::transparent) allow_tproxy(fd, *real, /*quiet=*/w > 0);
       fds[w].push_back(fd);
     }
     if (!real) {
@@ -121,6 +146,7 @@ int run_proxy(const ProxyConfig& given, RecordSink sink,
     bound.push_back(*real);
   }
 
+  const SelfAddresses self(bound);
   reset_counters();
   Control control;
   uv_loop_init(&control.loop);
@@ -132,7 +158,7 @@ int run_proxy(const ProxyConfig& given, RecordSink sink,
   std::vector<std::unique_ptr<Worker>> pool;
   control.workers = &pool;
   for (unsigned w = 0; w < workers; ++w)
-    pool.push_back(std::make_unique<Worker>(config, sink, g_counters, history));
+    pool.push_back(std::make_unique<Worker>(config, sink, g_counters, history, self));
 
   std::latch ready(workers);
   for (unsigned w = 0; w < workers; ++w) {

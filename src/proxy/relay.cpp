@@ -58,7 +58,7 @@ void Connection::on_read(Side from, ssize_t nread, const uv_buf_t* buf) {
   switch (phase_) {
     case Phase::request:
       observe(from, bytes);
-      if (!closing() && request_) read_request(bytes);
+      if (!closing()) read_request(bytes);
       return;
     case Phase::relaying: {
       // The session reads the bytes before they go on, so a close they provoke finds them

@@ -2,10 +2,15 @@
 
 #include <fmt/format.h>
 #include <netdb.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 
 #include "tlsglass/proxy/host_port.hpp"
+#include "tlsglass/proxy/self_addresses.hpp"
 
 namespace tlsglass::proxy {
 
@@ -14,32 +19,52 @@ namespace {
 // A name may resolve to many addresses; trying more than this only delays the answer.
 constexpr std::size_t kMaxAddresses = 16;
 
-std::optional<IpAddress> ip_of(const sockaddr_storage& address) {
-  IpAddress ip;
-  if (address.ss_family == AF_INET) {
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-    std::memcpy(ip.bytes.data(), &v4.sin_addr, 4);
-    return ip;
-  }
-  if (address.ss_family == AF_INET6) {
-    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-    ip.v6 = true;
-    std::memcpy(ip.bytes.data(), &v6.sin6_addr, 16);
-    return ip;
-  }
-  return std::nullopt;
-}
-
 std::string endpoint_text(const sockaddr_storage& address) {
   auto endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
   if (!endpoint) return "?";
   return format_host_port({endpoint->ip, endpoint->port});
 }
 
+// The proxy's own connections in flight or open, by local address (all workers share them).
+std::mutex g_own_mutex;
+std::unordered_set<std::string> g_own;
+
+std::string address_key(const sockaddr_storage& address) {
+  auto endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
+  return endpoint ? format_host_port({endpoint->ip, endpoint->port}) : std::string();
+}
+
+// libuv makes a connect's socket inside uv_tcp_connect; a mark must be set before the SYN, so
+// the socket is made here and handed to libuv (socket(7): SO_MARK needs CAP_NET_ADMIN).
+int open_marked(uv_tcp_t& tcp, int family, std::uint32_t mark) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) {
+    const int error = -errno;
+    ::close(fd);
+    return error;
+  }
+  const int status = uv_tcp_open(&tcp, fd);
+  if (status < 0) ::close(fd);
+  return status;
+}
+
 // The socket's memory is freed only here, after libuv is done with it.
 void free_socket(uv_handle_t* handle) { delete static_cast<DialedSocket*>(handle->data); }
 
 }  // namespace
+
+DialedSocket::~DialedSocket() {
+  if (own_key.empty()) return;
+  std::lock_guard lock(g_own_mutex);
+  g_own.erase(own_key);
+}
+
+bool is_own_connection(const sockaddr_storage& peer) {
+  const std::string key = address_key(peer);
+  std::lock_guard lock(g_own_mutex);
+  return g_own.count(key) != 0;
+}
 
 std::string uv_error_words(int status) {
   return fmt::format("{} ({})", uv_err_name(status), uv_strerror(status));
@@ -61,6 +86,11 @@ void Dialer::dial(const HostPort& target, const std::vector<DestinationRule>* ad
       uv_ip6_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in6*>(&address));
     } else {
       uv_ip4_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in*>(&address));
+    }
+    if (self_ && self_->contains(address)) {
+      fail(DialFailure::Kind::loop,
+           fmt::format("{} is the proxy itself: connecting would loop", format_host_port(target)));
+      return;
     }
     dial_addresses(target, {address});
     return;
@@ -100,7 +130,7 @@ void Dialer::on_resolved(uv_getaddrinfo_t* request, int status, addrinfo* result
                fmt::format("cannot resolve {}: {}", self->target_.host, uv_error_words(status)));
     return;
   }
-  std::string refused;
+  std::string refused, self_loop;
   for (const addrinfo* entry = result; entry && self->addresses_.size() < kMaxAddresses;
        entry = entry->ai_next) {
     if (entry->ai_family != AF_INET && entry->ai_family != AF_INET6) continue;
@@ -111,9 +141,19 @@ void Dialer::on_resolved(uv_getaddrinfo_t* request, int status, addrinfo* result
       refused += (refused.empty() ? "" : ", ") + endpoint_text(address);
       continue;
     }
+    if (self->self_ && self->self_->contains(address)) {
+      self_loop += (self_loop.empty() ? "" : ", ") + endpoint_text(address);
+      continue;
+    }
     self->addresses_.push_back(address);
   }
   uv_freeaddrinfo(result);
+  if (self->addresses_.empty() && !self_loop.empty()) {
+    self->fail(DialFailure::Kind::loop,
+               fmt::format("{} resolves to {}, the proxy itself: connecting would loop",
+                           self->target_.host, self_loop));
+    return;
+  }
   if (self->addresses_.empty() && !refused.empty()) {
     self->fail(DialFailure::Kind::denied,
                fmt::format("{} resolves to {}, which --allow-dest does not allow",
@@ -146,6 +186,12 @@ void Dialer::try_next() {
       note_attempt(address, status);
       continue;
     }
+    if (mark_ != 0) status = open_marked(socket->tcp, address.ss_family, mark_);
+    if (status < 0) {
+      note_attempt(address, status);
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
+      continue;
+    }
     uv_tcp_nodelay(&socket->tcp, 1);
     status = uv_tcp_connect(&socket->connect, &socket->tcp,
                             reinterpret_cast<const sockaddr*>(&address), on_connected);
@@ -153,6 +199,17 @@ void Dialer::try_next() {
       note_attempt(address, status);
       uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
       continue;
+    }
+    if (track_own_) {
+      // connect() has bound the socket by now; the SYN that may come back to us has not
+      // been answered yet.
+      sockaddr_storage local{};
+      int length = sizeof local;
+      if (uv_tcp_getsockname(&socket->tcp, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+        socket->own_key = address_key(local);
+        std::lock_guard lock(g_own_mutex);
+        g_own.insert(socket->own_key);
+      }
     }
     attempt_ = socket;
     return;
@@ -183,12 +240,13 @@ void Dialer::on_connected(uv_connect_t* request, int status) {
 }
 
 void Dialer::note_attempt(const sockaddr_storage& address, int status) {
+  last_status_ = status;
   if (!attempts_.empty()) attempts_ += "; ";
   attempts_ += endpoint_text(address) + " " + uv_error_words(status);
 }
 
 void Dialer::fail(DialFailure::Kind kind, std::string reason) {
-  events_.on_dial_failed({kind, std::move(reason)});
+  events_.on_dial_failed({kind, std::move(reason), last_status_});
 }
 
 std::string Dialer::timeout_reason(const HostPort& target, double timeout_s) const {

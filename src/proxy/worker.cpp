@@ -14,8 +14,8 @@
 namespace tlsglass::proxy {
 
 Worker::Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters,
-               trace::HelloHistory& history)
-    : config_(config), sink_(sink), counters_(counters), history_(history) {
+               trace::HelloHistory& history, const SelfAddresses& self)
+    : config_(config), sink_(sink), counters_(counters), history_(history), self_(self) {
   uv_loop_init(&loop_);
   // Made before the thread starts, so stop() can be called from the start.
   uv_async_init(&loop_, &stop_async_, on_stop);

@@ -84,6 +84,13 @@ class Session::Impl {
   void on_timeout(Timestamp at);
   void on_end_of_data(Timestamp at);
   void on_upstream_unreachable(std::string reason, Timestamp at);
+  void on_no_route(std::string reason, Timestamp at) {
+    touch(at);
+    stop_quoting();
+    evidence_.unrouted = std::move(reason);
+    add_timeline(Side::server, at, "no route", true);
+  }
+  ClientOpening client_opening() const;
   void set_destination(Endpoint destination, std::optional<std::string> domain) {
     record_.destination = std::move(destination);
     if (domain && !record_.destination_domain) record_.destination_domain = std::move(domain);
@@ -792,6 +799,19 @@ void Session::Impl::on_upstream_unreachable(std::string reason, Timestamp at) {
 
 bool Session::Impl::wants_bytes() const { return !outcome_known(); }
 
+ClientOpening Session::Impl::client_opening() const {
+  ClientOpening opening;
+  const SideState& client = state(Side::client);
+  if (hello_done_) {
+    opening.state = ClientOpening::State::hello;
+    opening.server_name = record_.client.server_name;
+  } else if (client.phase == Phase::not_tls || client.gap || outcome_known() ||
+             evidence_.record_layer_failed == Side::client) {
+    opening.state = ClientOpening::State::not_hello;
+  }
+  return opening;
+}
+
 std::optional<Side> Session::Impl::expected_sender() const {
   if (!record_.client_hello_seen) return Side::client;
   if (record_.stage == Stage::hello_retry_request && !record_.client.second_hello)
@@ -898,6 +918,10 @@ bool Session::wants_certificate_probe() const { return impl_->wants_certificate_
 bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }
+ClientOpening Session::client_opening() const { return impl_->client_opening(); }
+void Session::on_no_route(std::string reason, Timestamp at) {
+  impl_->on_no_route(std::move(reason), at);
+}
 std::uint64_t Session::bytes_from(Side side) const { return impl_->bytes_from(side); }
 HandshakeRecord Session::record() const { return impl_->record(); }
 

@@ -295,7 +295,7 @@ std::string display_age(std::int64_t seconds) {
 }
 
 bool outcome_known(const Evidence& evidence, const HandshakeRecord& record) {
-  if (evidence.upstream_failure) return true;
+  if (evidence.upstream_failure || evidence.unrouted) return true;
   if (record.not_tls_from || evidence.first_fatal_alert) return true;
   if (evidence.first_close_at || evidence.timed_out || evidence.end_of_data) return true;
   if (!record.established) return false;
@@ -324,6 +324,15 @@ void decide(const Evidence& evidence, HandshakeRecord& record) {
   record.explanation.clear();
   record.next_step.clear();
 
+  // An SNI-routing proxy had nowhere to send a hello without SNI.
+  if (evidence.unrouted) {
+    record.cause = Cause::no_sni;
+    record.explanation = *evidence.unrouted;
+    record.next_step =
+        "tlsglass proxy --mode sni --default-upstream HOST:PORT ...  # or make the client send "
+        "SNI (curl: use the host name, not an IP)";
+    return;
+  }
   // The proxy never reached the server: whatever the client sent (a CONNECT head, a
   // ClientHello), no server answered it.
   if (evidence.upstream_failure) {

@@ -3,6 +3,7 @@
 // line to stderr.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct ProxyOptions {
   std::string mode;  // empty: forward with --upstream, else connect
   std::vector<std::string> listen;
   std::string upstream;
+  std::string default_upstream;
+  std::vector<std::string> resolve;
+  std::string socks_auth;
+  std::uint32_t upstream_mark = 0;
   std::string log = "handshakes.jsonl";
   unsigned workers = 0;  // 0: one per core
   double connect_timeout = 10;

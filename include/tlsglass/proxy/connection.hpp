@@ -5,9 +5,10 @@
 // closes each exactly once through teardown(), and deletes itself in the close callback of the
 // last of them - never earlier, so every pending callback still finds it alive.
 //
-// connection.cpp holds the life cycle (accept, the CONNECT head, dialing, answers, timers,
-// the record, teardown); relay.cpp moves the bytes (reads, writes, half-close, backpressure,
-// resets).
+// connection.cpp holds the life cycle (accept, dialing, answers, timers, the record,
+// teardown); front_door.cpp how each mode learns where the client goes (the CONNECT head, the
+// SOCKS5 request, the ClientHello's SNI, the original destination of a redirected
+// connection); relay.cpp moves the bytes (reads, writes, half-close, backpressure, resets).
 #pragma once
 
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "tlsglass/proxy/connect_request.hpp"
+#include "tlsglass/proxy/socks5_negotiation.hpp"
 #include "tlsglass/proxy/upstream.hpp"
 #include "tlsglass/trace/session.hpp"
 
@@ -39,7 +41,8 @@ class Connection final : private Dialer::Events {
  private:
   // Where the connection is in its life; each phase has one deadline on the timer.
   enum class Phase : std::uint8_t {
-    request,    // connect mode: reading the CONNECT head (deadline: handshake timeout)
+    request,    // reading what says where to go: a CONNECT head, a SOCKS5 request, the
+                // ClientHello (sni mode) (deadline: handshake timeout)
     dialing,    // resolving and connecting the server (deadline: connect timeout)
     relaying,   // bytes flow both ways (deadlines: handshake timeout, idle timeout)
     answering,  // an error answer went out with a FIN; waiting for the client's close
@@ -75,14 +78,31 @@ class Connection final : private Dialer::Events {
   bool closing() const { return phase_ == Phase::closing; }
   void enter(Phase phase);
 
-  // Life cycle (connection.cpp).
+  // Where the client goes (front_door.cpp).
+  void open_front_door();
   void read_request(tls::Bytes bytes);
+  void read_connect_head(tls::Bytes bytes);
+  void read_socks(tls::Bytes bytes);
+  void read_hello(tls::Bytes bytes);
+  void route_without_sni(const std::string& why);
+  void start_transparent();
+  void dial_allowed(const HostPort& target);
+  void on_server_connected();
+  void tell_client_unreachable(const DialFailure* failure, Answer answer, const std::string& reason);
+  void request_timed_out();
+
+  // Life cycle (connection.cpp).
   void dial(const HostPort& target, const std::vector<DestinationRule>* address_rules);
   void on_dialed(DialedSocket* socket, const trace::Endpoint& peer) override;
   void on_dial_failed(DialFailure failure) override;
   void dial_timed_out();
   void unreachable(Answer answer, const std::string& reason);
   void answer(Answer answer, const std::string& reason = {});
+  // Bytes of the proxy's own to the client (an answer, a SOCKS reply): on the client's side of
+  // the wire they come from the server, and the session and capture see them so.
+  void reply(std::string_view bytes);
+  // After a refusal went out: close our side with a FIN and read the client until it leaves.
+  void linger_after_refusal();
   void arm_timer();
   void on_timer();
   void observe(trace::Side from, tls::Bytes bytes);
@@ -123,10 +143,13 @@ class Connection final : private Dialer::Events {
 
   std::unique_ptr<trace::Session> session_;  // until the record is out
   std::unique_ptr<trace::Transcript> transcript_;  // --capture-dir: while it may be kept
-  std::unique_ptr<ConnectRequestReader> request_;
+  std::unique_ptr<ConnectRequestReader> request_;  // connect mode, until the head is read
+  std::unique_ptr<Socks5Negotiation> socks_;       // socks5 mode, until the request is read
   Dialer dialer_;
-  HostPort target_;
-  std::vector<std::uint8_t> pending_;  // tunnel bytes that came with the CONNECT head
+  HostPort target_;  // the server this client goes to, once known
+  // Tunnel bytes read before the server was connected: what came with the CONNECT head or the
+  // SOCKS5 request, the ClientHello sni mode routes on (bounded by kMaxHelloWait).
+  std::vector<std::uint8_t> pending_;
   bool denied_ = false;                // --allow-dest refused the target
   bool handshake_timed_out_ = false;
   trace::Side drain_side_ = trace::Side::client;

@@ -33,6 +33,10 @@ std::string format_host_port(const HostPort& address);
 // The IP and port of an AF_INET / AF_INET6 socket address (nullopt for other families).
 std::optional<trace::Endpoint> endpoint_of(const sockaddr* address);
 
+// The --resolve entry for `host` (matched without case and without a trailing dot), if any.
+const ResolveOverride* find_resolve_override(const std::vector<ResolveOverride>& overrides,
+                                             std::string_view host);
+
 enum class RuleVerdict : std::uint8_t {
   allowed,
   denied,

@@ -20,9 +20,16 @@
 namespace tlsglass::proxy {
 
 enum class Mode : std::uint8_t {
-  connect,  // HTTP CONNECT proxy (default, 127.0.0.1:8080)
-  forward,  // fixed upstream (--upstream HOST:PORT, default listen 127.0.0.1:8443)
+  connect,      // HTTP CONNECT proxy (default, 127.0.0.1:8080)
+  forward,      // fixed upstream (--upstream HOST:PORT, default listen 127.0.0.1:8443)
+  sni,          // the ClientHello's server_name names the server (default listen 127.0.0.1:8443)
+  transparent,  // the kernel redirected the connection (REDIRECT, TPROXY): its original
+                // destination is the server (default listen 127.0.0.1:8443)
+  socks5,       // RFC 1928 CONNECT (default listen 127.0.0.1:1080)
 };
+
+// The record's tlsglass.mode: "connect", "forward", "sni", "transparent", "socks5".
+const char* mode_name(Mode mode);
 
 // "host:port", "1.2.3.4:443", "[::1]:443" split into host and port. The host keeps no
 // brackets. nullopt for anything else (no port, port 0 or > 65535, empty host).
@@ -42,6 +49,20 @@ struct DestinationRule {
 };
 std::optional<DestinationRule> parse_destination_rule(std::string_view text);
 
+// --resolve HOST=IP[:PORT]: where sni mode sends a server name instead of asking DNS (a hosts
+// file that points the name at the proxy would otherwise send it back to itself).
+struct ResolveOverride {
+  std::string host;  // lower-case
+  std::string ip;
+  std::optional<std::uint16_t> port;  // nullopt: the port the client connected to
+};
+std::optional<ResolveOverride> parse_resolve_override(std::string_view text);
+
+// --socks-auth USER:PASSWORD (RFC 1929).
+struct SocksCredentials {
+  std::string user, password;
+};
+
 // --probe-certs: when the proxy opens a TLS connection of its own to the server to fetch the
 // certificate chain the wire did not show (TLS 1.3 encrypts it).
 enum class ProbeCerts : std::uint8_t {
@@ -54,6 +75,13 @@ struct ProxyConfig {
   Mode mode = Mode::connect;
   std::vector<HostPort> listen;      // empty: the mode's default (loopback only)
   std::optional<HostPort> upstream;  // forward mode
+  // sni mode: a ClientHello without server_name goes here; without it, the client is reset.
+  std::optional<HostPort> default_upstream;
+  std::vector<ResolveOverride> resolve;  // sni mode
+  std::optional<SocksCredentials> socks_credentials;  // socks5 mode; none: no authentication
+  // SO_MARK on every connection the proxy makes to a server, so that an iptables rule that
+  // redirects to the proxy can exempt the proxy's own connections (0: no mark).
+  std::uint32_t upstream_mark = 0;
   unsigned workers = 0;              // 0: one per core
   double connect_timeout_s = 10;
   double handshake_timeout_s = 10;  // a `timeout` record; the relay goes on (client's call)

@@ -20,23 +20,37 @@
 namespace tlsglass::proxy {
 
 class Dialer;
+class SelfAddresses;
 
 // A connected socket. Whoever receives it in on_dialed() owns it: it sets tcp.data, closes
 // tcp exactly once, and deletes the DialedSocket in that close callback.
 struct DialedSocket {
+  DialedSocket() = default;
+  ~DialedSocket();
+  DialedSocket(const DialedSocket&) = delete;
+  DialedSocket& operator=(const DialedSocket&) = delete;
+
   uv_tcp_t tcp;
   uv_connect_t connect;
   Dialer* dialer = nullptr;  // null once handed over or abandoned
+  std::string own_key;       // its local address, while listed as the proxy's own connection
 };
+
+// Whether `peer` (an accepted connection's source) is the local address of a connection the
+// proxy itself is making or holds: a redirect rule that also catches the proxy's own
+// connections sends them back to it (transparent mode refuses those instead of looping).
+bool is_own_connection(const sockaddr_storage& peer);
 
 struct DialFailure {
   enum class Kind : std::uint8_t {
     dns,      // the name did not resolve (502)
     connect,  // every address refused or failed (502)
     denied,   // every address is outside the --allow-dest CIDR rules (403)
+    loop,     // every address is the proxy itself (SelfAddresses): connecting would loop
   };
   Kind kind = Kind::connect;
   std::string reason;  // one line, for the answer body and the record's explanation
+  int last_status = 0;  // connect: the libuv error of the last attempt (UV_ECONNREFUSED, ...)
 };
 
 class Dialer {
@@ -61,6 +75,13 @@ class Dialer {
   void dial(const HostPort& target, const std::vector<DestinationRule>* address_rules);
   // Connects to `addresses` in turn: what dial() does once the name is resolved.
   void dial_addresses(const HostPort& target, std::vector<sockaddr_storage> addresses);
+  // Addresses in `self` are never dialed (sni and transparent modes: the proxy would connect
+  // to itself, again and again). Null: no check.
+  void set_loop_guard(const SelfAddresses* self) { self_ = self; }
+  // Lists its sockets' local addresses for is_own_connection() (transparent mode).
+  void set_track_own(bool track) { track_own_ = track; }
+  // SO_MARK for the sockets it makes (0: none), so that a redirect rule can exempt them.
+  void set_mark(std::uint32_t mark) { mark_ = mark; }
   // No event after this. Idempotent.
   void cancel();
   bool resolving() const { return lookup_ != nullptr; }
@@ -91,6 +112,10 @@ class Dialer {
   std::string attempts_;
   std::optional<trace::Endpoint> last_tried_;
   const std::vector<DestinationRule>* rules_ = nullptr;
+  const SelfAddresses* self_ = nullptr;
+  std::uint32_t mark_ = 0;
+  bool track_own_ = false;
+  int last_status_ = 0;
 };
 
 // "ECONNREFUSED (connection refused)": libuv's name for an error and its words.

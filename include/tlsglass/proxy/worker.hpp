@@ -19,6 +19,7 @@
 
 #include "tlsglass/proxy/cert_probe.hpp"
 #include "tlsglass/proxy/proxy.hpp"
+#include "tlsglass/proxy/self_addresses.hpp"
 #include "tlsglass/trace/hello_history.hpp"
 
 namespace tlsglass::proxy {
@@ -42,7 +43,7 @@ class Worker {
   static constexpr std::size_t kReadBuffer = 64 * 1024;
 
   Worker(const ProxyConfig& config, const RecordSink& sink, Counters& counters,
-         trace::HelloHistory& history);
+         trace::HelloHistory& history, const SelfAddresses& self);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -64,6 +65,7 @@ class Worker {
   std::uint64_t next_conn() { return counters_.next_conn.fetch_add(1); }
   Counters& counters() { return counters_; }
   trace::HelloHistory& history() { return history_; }
+  const SelfAddresses& self_addresses() const { return self_; }
   void emit(const trace::HandshakeRecord& record);
   // --probe-certs: null when off. Records that wait for a probe go through it.
   CertificateProber* prober() { return stopping_ ? nullptr : prober_.get(); }
@@ -82,6 +84,7 @@ class Worker {
   const RecordSink& sink_;
   Counters& counters_;
   trace::HelloHistory& history_;
+  const SelfAddresses& self_;
   uv_loop_t loop_;
   uv_async_t stop_async_;
   uv_timer_t grace_;

@@ -43,6 +43,9 @@ struct Evidence {
   std::optional<bool> leaf_covers_sni;
   // The proxy could not reach the server (DNS failure, refused, timed out, not allowed): why.
   std::optional<std::string> upstream_failure;
+  // sni mode: the ClientHello named no server and there was no --default-upstream: what the
+  // proxy did instead.
+  std::optional<std::string> unrouted;
   // What --probe-certs found (its chain is in the record when the wire showed none).
   std::optional<CertificateProbe> probe;
   // The last ClientHello to the same server whose handshake was ok (HelloHistory), when it came

@@ -37,6 +37,17 @@ struct SessionConfig {
   std::optional<std::uint64_t> resent_from;
 };
 
+// What the client's first bytes say about where it wants to go (sni mode routes on it).
+struct ClientOpening {
+  enum class State : std::uint8_t {
+    pending,    // the ClientHello is not complete yet
+    hello,      // a complete ClientHello: `server_name` is its SNI, if it sent one
+    not_hello,  // no ClientHello will come: not TLS, a malformed record, the outcome settled
+  };
+  State state = State::pending;
+  std::optional<std::string> server_name;
+};
+
 class Session {
  public:
   explicit Session(SessionConfig config);
@@ -55,6 +66,9 @@ class Session {
   // A proxy could not connect to the server; `reason` says why, in words ("cannot resolve
   // app.example.test: EAI_NONAME ..."). Settles the outcome: upstream_unreachable.
   void on_upstream_unreachable(std::string reason, Timestamp at);
+  // sni mode: a client whose ClientHello names no server, with no --default-upstream to send
+  // it to; `reason` says what the proxy did (reset it). Settles the outcome: no_sni.
+  void on_no_route(std::string reason, Timestamp at);
   // The server address the bytes go to, known only once a proxy has connected; `domain`
   // (the CONNECT host, the --upstream name) fills destination_domain until an SNI replaces it.
   void set_destination(Endpoint destination, std::optional<std::string> domain = {});
@@ -88,6 +102,7 @@ class Session {
   bool wants_certificate_probe() const;
   // Bytes one side has sent so far (counted also once they are no longer parsed).
   std::uint64_t bytes_from(Side side) const;
+  ClientOpening client_opening() const;
   // Which side the handshake waits for next, when the protocol says (offline interleaving).
   std::optional<Side> expected_sender() const;
 

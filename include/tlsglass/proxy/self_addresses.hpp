@@ -1,0 +1,42 @@
+// Which socket addresses are the proxy itself: its listen addresses, with a wildcard listener
+// (0.0.0.0, ::) standing for every address of this host on that port. A transparent
+// connection whose original destination is one of them was not redirected (a client that
+// connected to the proxy directly), and an SNI that resolves to one of them would send the
+// proxy its own connection: both are refused instead of looping.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <vector>
+
+#include "tlsglass/proxy/host_port.hpp"
+
+namespace tlsglass::proxy {
+
+class SelfAddresses {
+ public:
+  SelfAddresses() = default;
+  // `listening`: the bound listen addresses. The host's interface addresses are read once,
+  // here (uv_interface_addresses), for the wildcard listeners.
+  explicit SelfAddresses(const std::vector<HostPort>& listening);
+
+  bool contains(const sockaddr_storage& address) const;
+  bool contains(const IpAddress& ip, std::uint16_t port) const;
+
+ private:
+  struct Listening {
+    IpAddress ip;
+    bool wildcard = false;
+    std::uint16_t port = 0;
+  };
+  bool is_local(const IpAddress& ip) const;
+
+  std::vector<Listening> listening_;
+  std::vector<IpAddress> local_;  // this host's interface addresses
+};
+
+// The IP of an AF_INET / AF_INET6 socket address (an IPv4-mapped IPv6 address as IPv4).
+std::optional<IpAddress> ip_of(const sockaddr_storage& address);
+
+}  // namespace tlsglass::proxy
