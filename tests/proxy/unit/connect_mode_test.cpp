@@ -23,39 +23,6 @@ std::string connect_head(std::uint16_t port) {
   return "CONNECT 127.0.0.1:" + std::to_string(port) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 }
 
-// A listen socket whose accept queue is full: new SYNs are dropped (tcp(7)), so a connect to
-// it hangs until the connecting side gives up.
-class FullBacklog {
- public:
-  FullBacklog() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(listen_fd_, 0);
-    socklen_t length = sizeof address;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    for (int i = 0; i < 4; ++i) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-      fillers_.push_back(fd);
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  ~FullBacklog() {
-    for (int fd : fillers_) ::close(fd);
-    ::close(listen_fd_);
-  }
-  std::uint16_t port() const { return port_; }
-
- private:
-  int listen_fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::vector<int> fillers_;
-};
-
 // The answer to `request`, up to the proxy's FIN.
 std::string ask(std::uint16_t proxy_port, const std::string& request, int* error = nullptr) {
   Socket client = Socket::connect_to(proxy_port);

@@ -1,7 +1,10 @@
 // host:port as RFC 3986 §3.2.2 writes it (IPv6 literals in brackets), and --allow-dest rules.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+
 #include "tlsglass/proxy/host_port.hpp"
+#include "tlsglass/proxy/self_addresses.hpp"
 
 using namespace tlsglass::proxy;
 
@@ -102,4 +105,44 @@ TEST_CASE("an address block matches IP targets at once and names after DNS") {
   CHECK(address_allowed(allow, *parse_ip("10.200.0.1"), 5432));
   CHECK_FALSE(address_allowed(allow, *parse_ip("192.168.0.1"), 5432));
   CHECK_FALSE(address_allowed(allow, *parse_ip("::1"), 80));
+}
+
+TEST_CASE("--resolve takes HOST=IP and HOST=IP:PORT, IPv6 in brackets with a port") {
+  auto plain = parse_resolve_override("App.Example.test=192.0.2.7");
+  REQUIRE(plain);
+  CHECK(plain->host == "app.example.test");
+  CHECK(plain->ip == "192.0.2.7");
+  CHECK_FALSE(plain->port);
+  auto with_port = parse_resolve_override("a.test=[2001:db8::1]:8443");
+  REQUIRE(with_port);
+  CHECK(with_port->ip == "2001:db8::1");
+  CHECK(with_port->port == 8443);
+  auto bare_v6 = parse_resolve_override("a.test=::1");
+  REQUIRE(bare_v6);
+  CHECK(bare_v6->ip == "::1");
+  for (const char* bad : {"a.test", "a.test=", "=1.2.3.4", "a.test=not-an-ip", "a.test=1.2.3.4:0",
+                          "a test=1.2.3.4", "a.test=1.2.3.4:99999"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_resolve_override(bad));
+  }
+  const std::vector<ResolveOverride> overrides = {*plain, *with_port};
+  CHECK(find_resolve_override(overrides, "APP.example.TEST.") == &overrides[0]);
+  CHECK(find_resolve_override(overrides, "b.test") == nullptr);
+}
+
+TEST_CASE("the proxy's own addresses: a listener's, and any of this host's for a wildcard") {
+  const SelfAddresses self({{"127.0.0.1", 8443}, {"0.0.0.0", 9443}, {"::1", 443}});
+  CHECK(self.contains(*parse_ip("127.0.0.1"), 8443));
+  CHECK_FALSE(self.contains(*parse_ip("127.0.0.2"), 8443));  // bound to one address only
+  CHECK_FALSE(self.contains(*parse_ip("127.0.0.1"), 8444));
+  CHECK(self.contains(*parse_ip("127.0.0.5"), 9443));  // 0.0.0.0 takes all of 127.0.0.0/8
+  CHECK_FALSE(self.contains(*parse_ip("192.0.2.1"), 9443));  // TEST-NET-1: not this host's
+  CHECK(self.contains(*parse_ip("::1"), 443));
+  CHECK_FALSE(self.contains(*parse_ip("::1"), 9443));  // an IPv4 wildcard is not IPv6's
+  sockaddr_storage mapped{};
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(mapped);
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(8443);
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &v6.sin6_addr);
+  CHECK(self.contains(mapped));  // an IPv4-mapped address is the IPv4 one
 }

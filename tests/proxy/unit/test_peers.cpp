@@ -208,6 +208,29 @@ std::vector<trace::HandshakeRecord> RunningProxy::records() {
   return records_;
 }
 
+FullBacklog::FullBacklog() {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::listen(listen_fd_, 0);
+  socklen_t length = sizeof address;
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    fillers_.push_back(fd);
+  }
+  std::this_thread::sleep_for(50ms);
+}
+
+FullBacklog::~FullBacklog() {
+  for (int fd : fillers_) ::close(fd);
+  ::close(listen_fd_);
+}
+
 proxy::ProxyConfig forward_to(std::uint16_t port) {
   proxy::ProxyConfig config;
   config.mode = proxy::Mode::forward;

@@ -93,6 +93,22 @@ class RunningProxy {
   std::thread thread_;
 };
 
+// A listen socket whose accept queue is full: new SYNs are dropped (tcp(7)), so a connect to
+// it hangs until the connecting side gives up.
+class FullBacklog {
+ public:
+  FullBacklog();
+  ~FullBacklog();
+  FullBacklog(const FullBacklog&) = delete;
+  FullBacklog& operator=(const FullBacklog&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<int> fillers_;
+};
+
 proxy::ProxyConfig forward_to(std::uint16_t port);
 proxy::ProxyConfig connect_mode();
 std::string random_bytes(std::size_t count, unsigned seed);
