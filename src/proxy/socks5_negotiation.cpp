@@ -3,6 +3,8 @@
 // message, the longest of which (an RFC 1929 request) is 513 bytes.
 #include "tlsglass/proxy/socks5_negotiation.hpp"
 
+#include "tlsglass/trace/prelude.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -38,18 +40,7 @@ bool host_name_byte(std::uint8_t c) { return c > 0x20 && c < 0x7f && c != '/' &&
 }  // namespace
 
 const char* socks_reply_words(SocksReply reply) {
-  switch (reply) {
-    case SocksReply::succeeded: return "succeeded";
-    case SocksReply::general_failure: return "general SOCKS server failure";
-    case SocksReply::not_allowed: return "connection not allowed by ruleset";
-    case SocksReply::network_unreachable: return "network unreachable";
-    case SocksReply::host_unreachable: return "host unreachable";
-    case SocksReply::connection_refused: return "connection refused";
-    case SocksReply::ttl_expired: return "TTL expired";
-    case SocksReply::command_not_supported: return "command not supported";
-    case SocksReply::address_type_not_supported: return "address type not supported";
-  }
-  return "unassigned";
+  return trace::socks5_reply_words(static_cast<std::uint8_t>(reply));
 }
 
 std::string socks_reply_bytes(SocksReply reply, const std::optional<trace::Endpoint>& bound) {

@@ -1,5 +1,6 @@
 #include "tlsglass/trace/prelude.hpp"
 
+#include <fmt/format.h>
 #include <llhttp.h>
 
 #include <algorithm>
@@ -55,6 +56,41 @@ PreludeKind classify_client_prelude(tls::Bytes start) {
     if (starts_with(method)) return PreludeKind::http_request;
   }
   return PreludeKind::plaintext;
+}
+
+const char* socks5_reply_words(std::uint8_t reply) {
+  switch (reply) {
+    case 0x00: return "succeeded";
+    case 0x01: return "general SOCKS server failure";
+    case 0x02: return "connection not allowed by ruleset";
+    case 0x03: return "network unreachable";
+    case 0x04: return "host unreachable";
+    case 0x05: return "connection refused";
+    case 0x06: return "TTL expired";
+    case 0x07: return "command not supported";
+    case 0x08: return "address type not supported";
+    default: return "unassigned";
+  }
+}
+
+std::optional<std::string> socks5_refusal(tls::Bytes b) {
+  // Method selection: VER METHOD.
+  if (b.size() < 2 || b[0] != 5) return std::nullopt;
+  if (b[1] == 0xff)
+    return std::string("the SOCKS5 proxy accepted none of the client's methods (X'FF')");
+  std::size_t at = 2;
+  if (b[1] == 0x02) {  // RFC 1929: VER(1) STATUS
+    if (b.size() < 4 || b[2] != 1) return std::nullopt;
+    if (b[3] != 0)
+      return fmt::format("the SOCKS5 proxy refused the username/password (RFC 1929 status {})", b[3]);
+    at = 4;
+  } else if (b[1] != 0x00) {
+    return std::nullopt;  // GSSAPI or a private method: its messages are not ours to read
+  }
+  // The reply: VER REP ...
+  if (b.size() < at + 2 || b[at] != 5 || b[at + 1] == 0) return std::nullopt;
+  return fmt::format("the SOCKS5 proxy answered X'{:02X}' ({})", b[at + 1],
+                     socks5_reply_words(b[at + 1]));
 }
 
 std::optional<std::size_t> find_tls_start(tls::Bytes bytes, bool client, std::size_t from) {

@@ -180,6 +180,7 @@ class Session::Impl {
   void feed_tls(Side from, tls::Bytes bytes);
   void after_connect_head(Side from);
   bool refused_connect(tls::Bytes head);
+  bool refused_socks(tls::Bytes server_bytes);
   void start_tls(Side from, std::size_t prelude_length);
   void mark_not_tls(Side from);
   void extend_quote(Side from, tls::Bytes bytes);
@@ -326,6 +327,7 @@ void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
     after_connect_head(from);
     return;
   }
+  if (prelude_kind_ == PreludeKind::socks5 && from == Side::server && refused_socks(pending)) return;
   if (auto start = find_tls_start(pending, from == Side::client, side.prelude_consumed)) {
     start_tls(from, *start);
     return;
@@ -374,6 +376,17 @@ bool Session::Impl::refused_connect(tls::Bytes head) {
   if (config_.mode == "connect" || evidence_.upstream_failure) return true;
   evidence_.upstream_failure =
       fmt::format("the proxy answered the CONNECT with \"{}\"", *status_line);
+  add_timeline(Side::server, now_, "unreachable", true);
+  return true;
+}
+
+// The same for a SOCKS5 proxy whose reply is a failure (RFC 1928 §6): in a capture of someone's
+// SOCKS proxy the reply code is the evidence; tlsglass's own socks5 mode reports its reason.
+bool Session::Impl::refused_socks(tls::Bytes server_bytes) {
+  const auto refusal = socks5_refusal(server_bytes);
+  if (!refusal) return false;
+  if (config_.mode == "socks5" || evidence_.upstream_failure) return true;
+  evidence_.upstream_failure = *refusal;
   add_timeline(Side::server, now_, "unreachable", true);
   return true;
 }

@@ -14,6 +14,7 @@ an IPv4 address), curl --proxy-user against --socks-auth (RFC 1929), headless Ch
 import base64
 import datetime
 import hashlib
+import json
 import os
 import socket
 import ssl
@@ -254,6 +255,35 @@ class Socks5Mode(_Case):
         rec = proxy.wait_records(1)[0]
         self.assertEqual(field(rec, "tlsglass.cause"), "upstream_unreachable")
         self.assertIn("SOCKS5 reply: connection refused", field(rec, "tlsglass.explanation"))
+
+    def test_a_replay_of_the_captures_gives_the_live_causes(self):
+        """The capture holds the SOCKS5 exchange as the client saw it: its replay must read the
+        tunnel after it, and a failure reply as the reason the tunnel never opened."""
+        server = self.server(self.localhost)
+        captures = self.tmp / "captures"
+        proxy = support.start_proxy(self, self.tmp, "--mode", "socks5", "--capture-dir",
+                                    captures, "--capture", "all")
+        good = curl("--cacert", support.pki().ca, "--socks5-hostname", proxy.address(),
+                    f"https://localhost:{server.port}/hello.txt")
+        self.assertEqual(good.returncode, 0, good.stderr)
+        refused = curl("--socks5", proxy.address(), f"https://{LOOPBACK}:{support.free_port()}/")
+        self.assertEqual(refused.returncode, 97, refused.stderr)
+        live = {field(r, "tlsglass.conn"): r for r in support.stop_and_read(self, proxy)}
+        self.assertEqual(sorted(field(r, "tlsglass.cause") for r in live.values()),
+                         ["ok", "upstream_unreachable"])
+        for rec in live.values():
+            pcap = field(rec, "tlsglass.capture")
+            self.assertTrue(pcap, f"a capture for {rec}")
+            run = subprocess.run([support.BIN, "replay", "--json", pcap], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            replayed = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+            self.assertEqual(len(replayed), 1, run.stdout)
+            for name in ("tlsglass.cause", "tls.client.server_name", "tls.cipher",
+                         "destination.port", "tlsglass.prelude.kind"):
+                self.assertEqual(field(replayed[0], name), field(rec, name), name)
+            if field(rec, "tlsglass.cause") != "ok":
+                self.assertIn("X'05' (connection refused)", field(replayed[0], "tlsglass.explanation"))
 
     def test_chromium(self):
         support.need("chromium")

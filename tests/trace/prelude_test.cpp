@@ -144,3 +144,21 @@ TEST_CASE("a proxy refusing the CONNECT (RFC 9110 §9.3.6: not 2xx) is upstream_
         std::string::npos);
   CHECK(record["destination"]["domain"] == "app.tlsglass.test");
 }
+
+TEST_CASE("a SOCKS5 server's failure reply is why the tunnel never opened (RFC 1928 §6, RFC 1929)") {
+  auto refusal = [](std::initializer_list<int> bytes) {
+    std::string text;
+    for (int b : bytes) text += static_cast<char>(b);
+    return trace::socks5_refusal(text_bytes(text));
+  };
+  CHECK_FALSE(refusal({5, 0}));                                 // method chosen, no reply yet
+  CHECK_FALSE(refusal({5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 1, 187}));  // succeeded
+  CHECK(refusal({5, 0xff}) == "the SOCKS5 proxy accepted none of the client's methods (X'FF')");
+  CHECK(refusal({5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0}) ==
+        "the SOCKS5 proxy answered X'05' (connection refused)");
+  CHECK(refusal({5, 2, 1, 1}) ==
+        "the SOCKS5 proxy refused the username/password (RFC 1929 status 1)");
+  CHECK(refusal({5, 2, 1, 0, 5, 4}) == "the SOCKS5 proxy answered X'04' (host unreachable)");
+  CHECK_FALSE(refusal({5, 1, 0x16, 3, 3}));  // GSSAPI: not read further
+  CHECK_FALSE(refusal({0x16, 3, 3, 0, 0x5a, 2}));  // not SOCKS at all
+}

@@ -49,6 +49,15 @@ std::optional<std::size_t> http_head_length(tls::Bytes bytes, bool response);
 // The host a CONNECT request asked for ("example.com" of "CONNECT example.com:443 HTTP/1.1").
 std::optional<std::string> connect_target_host(tls::Bytes bytes);
 
+// "connection refused": RFC 1928 §6's words for a SOCKS5 reply code (REP).
+const char* socks5_reply_words(std::uint8_t reply);
+
+// What a SOCKS5 server's side of the negotiation says before its tunnel opens (RFC 1928
+// method selection, RFC 1929 status, the reply): nullopt while it is incomplete or all went
+// well, else why the tunnel never opened ("the SOCKS5 proxy answered X'05' (connection
+// refused)").
+std::optional<std::string> socks5_refusal(tls::Bytes server_bytes);
+
 // A short quote of a non-TLS stream for the record: the HTTP start line when there is one,
 // else the first line (at most `max_bytes`), as received (escaped later by log/).
 std::string quote_stream_start(tls::Bytes bytes, std::size_t max_bytes = 120);
