@@ -9,7 +9,8 @@
 #   --bin PATH       tlsglass binary (default: build/src/tlsglass under the source root)
 #   --workers N      threads/processes for every proxy: haproxy nbthread, nginx worker_processes,
 #                    tlsglass --workers (default 1; socat forks one process per connection, always)
-#   --peers LIST     comma-separated subset of direct,tlsglass,haproxy,nginx,socat (default: all)
+#   --peers LIST     comma-separated subset of direct,tlsglass,tlsglass-transparent,
+#                    tlsglass-socks5,haproxy,nginx,socat (default: all)
 #   --idle N         idle connections held open for the memory figure (default 5000, --quick 500)
 #   --out FILE       also write the final report (Markdown) to FILE
 #   --keep           keep the temporary directory (configs, logs, raw tool outputs)
@@ -20,6 +21,12 @@
 # origin (h2load, one request per connection), round-trip latency p50/p99 and what the proxy adds,
 # proxy CPU µs per connection (from /proc/PID/stat), RSS per idle connection. Everything listens on
 # 127.0.0.1 only and runs from a temporary directory; every process it started is stopped on exit.
+#
+# tlsglass is measured in three modes: forward (--upstream, the others' set-up), transparent
+# (the clients connect to the upstreams themselves; an iptables nat OUTPUT REDIRECT rule, added
+# only while that peer is measured and removed after, sends them to the proxy, which exempts its
+# own connections with --upstream-mark) and socks5 (the clients run under proxychains4, which
+# speaks SOCKS5 to the proxy inside connect()). Transparent needs root and iptables.
 #
 # Not a test: the figures are printed, never judged. Exit status: 0 when every peer started and
 # every measurement produced a number; 1 otherwise (the report still shows what was measured);
@@ -33,7 +40,9 @@ TOOLS=(python3 "$HERE/proxy_tools.py")
 QUICK=0
 BIN=$ROOT/build/src/tlsglass
 WORKERS=1
-PEERS_ARG=direct,tlsglass,haproxy,nginx,socat
+PEERS_ARG=direct,tlsglass,tlsglass-transparent,tlsglass-socks5,haproxy,nginx,socat
+ALL_PEERS=(direct tlsglass tlsglass-transparent tlsglass-socks5 haproxy nginx socat)
+MARK=0x7a61  # --upstream-mark of the transparent peer: its REDIRECT rule lets these by
 IDLE=""
 OUT=""
 KEEP=0
@@ -66,11 +75,11 @@ done
 
 PEERS=()
 IFS=, read -r -a _peers <<<"$PEERS_ARG"
-for p in direct tlsglass haproxy nginx socat; do  # canonical order, whatever the order given
+for p in "${ALL_PEERS[@]}"; do  # canonical order, whatever the order given
   for q in "${_peers[@]}"; do [[ $q == "$p" ]] && PEERS+=("$p") && break; done
 done
 for q in "${_peers[@]}"; do
-  case $q in direct | tlsglass | haproxy | nginx | socat) ;; *) usage_error "unknown peer '$q'" ;; esac
+  case " ${ALL_PEERS[*]} " in *" $q "*) ;; *) usage_error "unknown peer '$q'" ;; esac
 done
 ((${#PEERS[@]})) || usage_error "--peers names no peer"
 has_peer() { local p; for p in "${PEERS[@]}"; do [[ $p == "$1" ]] && return 0; done; return 1; }
@@ -100,6 +109,14 @@ need iperf3 iperf3
 need h2load nghttp2-client
 has_peer haproxy && need haproxy haproxy
 has_peer socat && need socat socat
+has_peer tlsglass-socks5 && need proxychains4 proxychains4
+if has_peer tlsglass-transparent; then
+  need iptables iptables
+  if ((EUID != 0)); then
+    say "tlsglass-transparent needs root (iptables nat rules): run as root or leave it out with --peers"
+    exit 2
+  fi
+fi
 if has_peer nginx && [[ ! -f $NGINX_STREAM_SO ]]; then
   missing+=("$NGINX_STREAM_SO") && packages+=(libnginx-mod-stream)
 fi
@@ -108,7 +125,7 @@ if ((${#missing[@]})); then
   say "install with: apt-get install ${packages[*]}"
   exit 2
 fi
-if has_peer tlsglass; then
+if has_peer tlsglass || has_peer tlsglass-transparent || has_peer tlsglass-socks5; then
   if [[ ! -x $BIN ]]; then
     say "tlsglass binary not found at $BIN (build it: meson setup build && ninja -C build; or pass --bin PATH)"
     exit 2
@@ -147,6 +164,7 @@ cleanup() {
   done
   for pid in "${STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  redirect_off
   if ((KEEP)) || ((rc != 0)); then
     say "kept $WORK (configs, logs, raw outputs)"
   else
@@ -201,8 +219,8 @@ record() {
 }
 
 # ---------------------------------------------------------------- ports and certificate
-mapfile -t PORTS < <("${TOOLS[@]}" ports 15)
-((${#PORTS[@]} == 15)) || { say "could not find free ports"; exit 1; }
+mapfile -t PORTS < <("${TOOLS[@]}" ports 21)
+((${#PORTS[@]} == 21)) || { say "could not find free ports"; exit 1; }
 UP_IPERF=${PORTS[0]} UP_TLS=${PORTS[1]} UP_ECHO=${PORTS[2]}
 declare -A PORT=(
   [direct,iperf]=$UP_IPERF [direct,tls]=$UP_TLS [direct,echo]=$UP_ECHO
@@ -210,7 +228,52 @@ declare -A PORT=(
   [haproxy,iperf]=${PORTS[6]} [haproxy,tls]=${PORTS[7]} [haproxy,echo]=${PORTS[8]}
   [nginx,iperf]=${PORTS[9]} [nginx,tls]=${PORTS[10]} [nginx,echo]=${PORTS[11]}
   [socat,iperf]=${PORTS[12]} [socat,tls]=${PORTS[13]} [socat,echo]=${PORTS[14]}
+  [tlsglass-transparent,iperf]=${PORTS[15]} [tlsglass-transparent,tls]=${PORTS[16]}
+  [tlsglass-transparent,echo]=${PORTS[17]}
+  [tlsglass-socks5,iperf]=${PORTS[18]} [tlsglass-socks5,tls]=${PORTS[19]} [tlsglass-socks5,echo]=${PORTS[20]}
 )
+declare -A UP=([iperf]=$UP_IPERF [tls]=$UP_TLS [echo]=$UP_ECHO)
+
+# Where a peer's clients connect: the proxy's listener, except for transparent and socks5,
+# whose clients address the upstream itself (the kernel, or the SOCKS5 request, takes them to
+# the proxy).
+client_port() {
+  case $1 in
+    tlsglass-transparent | tlsglass-socks5) echo "${UP[$2]}" ;;
+    *) echo "${PORT[$1,$2]}" ;;
+  esac
+}
+
+# via PEER WHAT CMD...: run a client of PEER's WHAT listener; socks5's under proxychains4.
+via() {
+  local peer=$1 what=$2
+  shift 2
+  if [[ $peer == tlsglass-socks5 ]]; then
+    proxychains4 -q -f "$WORK/proxychains-$what.conf" "$@"
+  else
+    "$@"
+  fi
+}
+
+# redirect_on / redirect_off: the transparent peer's nat OUTPUT rules, one per listener, only
+# while it is measured (they would catch every other peer's upstream traffic too).
+REDIRECTING=0
+redirect_rules() {  # redirect_rules -A|-D
+  local what
+  for what in iperf tls echo; do
+    iptables -w -t nat "$1" OUTPUT -p tcp -d 127.0.0.1 --dport "${UP[$what]}" \
+      -m mark ! --mark "$MARK" -j REDIRECT --to-ports "${PORT[tlsglass-transparent,$what]}"
+  done
+}
+redirect_on() {
+  [[ $1 == tlsglass-transparent ]] || return 0
+  redirect_rules -A && REDIRECTING=1
+}
+redirect_off() {
+  ((REDIRECTING)) || return 0
+  redirect_rules -D 2>/dev/null || true
+  REDIRECTING=0
+}
 SNI=bench.test
 mkdir -p "$WORK/nginx-tmp"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -339,32 +402,41 @@ start_socat() {
   done
 }
 
+# start_tlsglass PEER: tlsglass, tlsglass-transparent or tlsglass-socks5, three listeners each.
 start_tlsglass() {
-  local what up
+  local peer=$1 what mode_args
   for what in iperf tls echo; do
-    case $what in iperf) up=$UP_IPERF ;; tls) up=$UP_TLS ;; echo) up=$UP_ECHO ;; esac
-    start "tlsglass-$what" "$BIN" proxy --mode forward --upstream "127.0.0.1:$up" \
-      --listen "127.0.0.1:${PORT[tlsglass,$what]}" --log "$WORK/tlsglass-$what.jsonl" \
+    case $peer in
+      tlsglass) mode_args=(--mode forward --upstream "127.0.0.1:${UP[$what]}") ;;
+      tlsglass-transparent) mode_args=(--mode transparent --upstream-mark "$((MARK))") ;;
+      tlsglass-socks5)
+        mode_args=(--mode socks5)
+        printf 'strict_chain\nquiet_mode\ntcp_read_time_out 15000\ntcp_connect_time_out 8000\n[ProxyList]\nsocks5 127.0.0.1 %s\n' \
+          "${PORT[$peer,$what]}" >"$WORK/proxychains-$what.conf"
+        ;;
+    esac
+    start "$peer-$what" "$BIN" proxy "${mode_args[@]}" \
+      --listen "127.0.0.1:${PORT[$peer,$what]}" --log "$WORK/$peer-$what.jsonl" \
       --workers "$WORKERS" --idle-timeout 900
-    MPID[tlsglass,$what]=tlsglass-$what
+    MPID[$peer,$what]=$peer-$what
   done
 }
 
 # tlsglass says when it is ready: one stderr line once every socket is bound.
 wait_tlsglass() {
-  local what i
+  local peer=$1 what i
   for what in iperf tls echo; do
     for ((i = 0; i < 100; i++)); do
-      grep -q '^tlsglass: listening on ' "$WORK/tlsglass-$what.log" 2>/dev/null && break
-      kill -0 "${PID[tlsglass-$what]}" 2>/dev/null || break
+      grep -q '^tlsglass: listening on ' "$WORK/$peer-$what.log" 2>/dev/null && break
+      kill -0 "${PID[$peer-$what]}" 2>/dev/null || break
       sleep 0.1
     done
-    if ! grep -q '^tlsglass: listening on ' "$WORK/tlsglass-$what.log" 2>/dev/null; then
-      say "---- $WORK/tlsglass-$what.log ----"
-      tail -n 20 "$WORK/tlsglass-$what.log" >&2 || true
+    if ! grep -q '^tlsglass: listening on ' "$WORK/$peer-$what.log" 2>/dev/null; then
+      say "---- $WORK/$peer-$what.log ----"
+      tail -n 20 "$WORK/$peer-$what.log" >&2 || true
       return 1
     fi
-    wait_port "tlsglass-$what" "${PORT[tlsglass,$what]}" || return 1
+    wait_port "$peer-$what" "${PORT[$peer,$what]}" || return 1
   done
 }
 
@@ -375,11 +447,11 @@ for p in "${PEERS[@]}"; do
     haproxy) start_haproxy ;;
     nginx) start_nginx ;;
     socat) start_socat ;;
-    tlsglass) start_tlsglass ;;
+    tlsglass*) start_tlsglass "$p" ;;
   esac
   ok=1
-  if [[ $p == tlsglass ]]; then
-    wait_tlsglass || ok=0
+  if [[ $p == tlsglass* ]]; then
+    wait_tlsglass "$p" || ok=0
   else
     for what in iperf tls echo; do wait_port "${MPID[$p,$what]}" "${PORT[$p,$what]}" || { ok=0; break; }; done
   fi
@@ -397,6 +469,8 @@ first_line() { "$@" 2>&1 | grep -m1 -v '^\s*$' || true; }
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   "${TOOLS[@]}" machine
   has_peer tlsglass && echo "tlsglass: $(first_line "$BIN" --version) ($BIN)"
+  has_peer tlsglass-transparent && echo "tlsglass-transparent: iptables -t nat OUTPUT REDIRECT to it while measured, --upstream-mark $MARK exempted"
+  has_peer tlsglass-socks5 && echo "tlsglass-socks5: clients under $(first_line proxychains4 -h 2>&1 | head -1 | tr -d '\n')"
   has_peer haproxy && echo "haproxy: $(first_line haproxy -v)"
   echo "nginx: $(first_line nginx -v)"
   has_peer socat && echo "socat: $(socat -V 2>&1 | grep -m1 'socat version' || true)"
@@ -423,11 +497,14 @@ first_line() { "$@" 2>&1 | grep -m1 -v '^\s*$' || true; }
 say "latency: $LAT_COUNT round trips of $LAT_SIZE bytes"
 for p in "${MEASURED[@]}"; do
   f=$WORK/latency-$p.json
-  if timeout 300 "${TOOLS[@]}" pingpong "${PORT[$p,echo]}" "$LAT_COUNT" "$LAT_SIZE" >"$f" 2>"$f.err"; then
+  redirect_on "$p"
+  if via "$p" echo timeout 300 "${TOOLS[@]}" pingpong "$(client_port "$p" echo)" "$LAT_COUNT" "$LAT_SIZE" >"$f" 2>"$f.err"; then
+    redirect_off
     record "$p" rtt50 "$(jget "$f" p50_us)"
     record "$p" rtt99 "$(jget "$f" p99_us)"
     say "  $p: p50 $(jget "$f" p50_us) µs, p99 $(jget "$f" p99_us) µs"
   else
+    redirect_off
     cat "$f.err" >&2
     fail "$p: latency produced no number"
   fi
@@ -437,8 +514,10 @@ for streams in 1 8; do
   say "throughput: iperf3, $streams stream(s), ${IPERF_SECS}s"
   for p in "${MEASURED[@]}"; do
     f=$WORK/iperf-$p-P$streams.json
-    timeout $((IPERF_SECS + IPERF_OMIT + 30)) iperf3 -4 -c 127.0.0.1 -p "${PORT[$p,iperf]}" \
+    redirect_on "$p"
+    via "$p" iperf timeout $((IPERF_SECS + IPERF_OMIT + 30)) iperf3 -4 -c 127.0.0.1 -p "$(client_port "$p" iperf)" \
       -t "$IPERF_SECS" -O "$IPERF_OMIT" -P "$streams" -J >"$f" 2>"$f.err" || true
+    redirect_off
     if v=$("${TOOLS[@]}" iperf "$f" 2>"$f.err2"); then
       record "$p" "tput$streams" "$v"
       say "  $p: $v Gbit/s"
@@ -453,16 +532,18 @@ done
 say "handshakes: $HS_ROUNDS x $HS_CONC new TLS connections (h2load, one request each)"
 for p in "${MEASURED[@]}"; do
   url=https://$SNI/
-  args=(--h1 -n "$HS_CONC" -c "$HS_CONC" -t "$H2LOAD_THREADS" --connect-to "127.0.0.1:${PORT[$p,tls]}")
-  timeout 60 h2load "${args[@]}" "$url" >"$WORK/h2load-$p-warmup.txt" 2>&1 || true
+  args=(--h1 -n "$HS_CONC" -c "$HS_CONC" -t "$H2LOAD_THREADS" --connect-to "127.0.0.1:$(client_port "$p" tls)")
+  redirect_on "$p"
+  via "$p" tls timeout 60 h2load "${args[@]}" "$url" >"$WORK/h2load-$p-warmup.txt" 2>&1 || true
   sleep 0.3
   [[ $p != direct ]] && cpu0=$("${TOOLS[@]}" cputicks "$(pid_of "$p" tls)")
   files=()
   for ((r = 0; r < HS_ROUNDS; r++)); do
     f=$WORK/h2load-$p-$r.txt
-    timeout 60 h2load "${args[@]}" "$url" >"$f" 2>&1 || true
+    via "$p" tls timeout 60 h2load "${args[@]}" "$url" >"$f" 2>&1 || true
     files+=("$f")
   done
+  redirect_off
   sleep 0.5  # closes, log records, socat's children reaped
   if ! "${TOOLS[@]}" h2load "${files[@]}" >"$WORK/h2load-$p.json" 2>"$WORK/h2load-$p.err"; then
     cat "$WORK/h2load-$p.err" >&2
@@ -494,11 +575,14 @@ say "idle: $IDLE TLS connections held open through each proxy"
 for p in "${MEASURED[@]}"; do
   [[ $p == direct ]] && continue
   f=$WORK/idle-$p.json
-  if timeout 600 "${TOOLS[@]}" hold "${PORT[$p,tls]}" "$IDLE" "$(pid_of "$p" tls)" "$SNI" >"$f" 2>"$f.err"; then
+  redirect_on "$p"
+  if via "$p" tls timeout 600 "${TOOLS[@]}" hold "$(client_port "$p" tls)" "$IDLE" "$(pid_of "$p" tls)" "$SNI" >"$f" 2>"$f.err"; then
+    redirect_off
     record "$p" rss "$(jget "$f" rss_per_conn_bytes)"
     record "$p" pss "$(jget "$f" pss_per_conn_bytes)"
     say "  $p: RSS $(jget "$f" rss_before_kb) -> $(jget "$f" rss_after_kb) KiB in $(jget "$f" procs_after) process(es)"
   else
+    redirect_off
     cat "$f.err" >&2
     fail "$p: idle memory produced no number"
   fi
@@ -511,11 +595,13 @@ for p in "${MEASURED[@]}"; do
     kill -0 "$(pid_of "$p" "$what")" 2>/dev/null || fail "$p ($what listener) exited during the run"
   done
 done
-if has_peer tlsglass && [[ " ${MEASURED[*]} " == *" tlsglass "* ]]; then
-  for what in iperf tls echo; do stop "tlsglass-$what"; done   # SIGTERM flushes the logs
-  echo "tlsglass wrote $(cat "$WORK"/tlsglass-tls.jsonl 2>/dev/null | wc -l) records on its TLS listener" \
-    "and $(cat "$WORK"/tlsglass-{iperf,echo}.jsonl 2>/dev/null | wc -l) on the others" >>"$WORK/notes.txt"
-fi
+for p in tlsglass tlsglass-transparent tlsglass-socks5; do
+  [[ " ${MEASURED[*]} " == *" $p "* ]] || continue
+  for what in iperf tls echo; do stop "$p-$what"; done   # SIGTERM flushes the logs
+  echo "$p wrote $(cat "$WORK/$p-tls.jsonl" 2>/dev/null | wc -l) records on its TLS listener" \
+    "($(grep -c '"cause":"ok"' "$WORK/$p-tls.jsonl" 2>/dev/null || true) ok) and" \
+    "$(cat "$WORK/$p-iperf.jsonl" "$WORK/$p-echo.jsonl" 2>/dev/null | wc -l) on the others" >>"$WORK/notes.txt"
+done
 
 # ---------------------------------------------------------------- report
 {

@@ -379,7 +379,8 @@ METRICS = [
     ("rss", "RSS per idle connection", "bytes", "low", "{:.0f}"),
     ("pss", "PSS per idle connection", "bytes", "low", "{:.0f}"),
 ]
-PEER_ORDER = ["direct", "tlsglass", "haproxy", "nginx", "socat"]
+PEER_ORDER = ["direct", "tlsglass", "tlsglass-transparent", "tlsglass-socks5", "haproxy", "nginx",
+              "socat"]
 
 
 def cmd_table(results, meta=None):
@@ -419,13 +420,16 @@ def cmd_table(results, meta=None):
     rows = [[label, unit] + [cell(k, fmt, p) for p in peers] for k, label, unit, _, fmt in METRICS]
     out += _md(hdr, rows)
     for base, title in (("direct", "Ratio to direct (proxy ÷ direct)"),
-                        ("haproxy", "Ratio to haproxy (peer ÷ haproxy)")):
+                        ("haproxy", "Ratio to haproxy (peer ÷ haproxy)"),
+                        ("tlsglass", "Ratio to tlsglass forward mode (mode ÷ forward)")):
         if base not in vals:
             continue
+        cols = [p for p in peers if p != base and p != "direct"]
+        if base == "tlsglass":  # the other modes of the same proxy
+            cols = [p for p in cols if p.startswith("tlsglass-")]
         out.append("")
         out.append(f"### {title}")
         out.append("")
-        cols = [p for p in peers if p != base and p != "direct"]
         if not cols:
             continue
         rows = []
