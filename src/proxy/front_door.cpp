@@ -189,6 +189,11 @@ void Connection::route_without_sni(const std::string& why) {
   stop_reading(Side::client);
   const ProxyConfig& config = worker_.config();
   if (config.default_upstream) {
+    if (session_) {
+      session_->note_route(fmt::format("client sent no SNI{}: sni mode sent it to "
+                                       "--default-upstream {}",
+                                       why, format_host_port(*config.default_upstream)));
+    }
     dial_allowed(*config.default_upstream);
     return;
   }

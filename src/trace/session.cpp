@@ -91,6 +91,7 @@ class Session::Impl {
     add_timeline(Side::server, at, "no route", true);
   }
   ClientOpening client_opening() const;
+  void note_route(std::string note) { route_note_ = std::move(note); }
   void set_destination(Endpoint destination, std::optional<std::string> domain) {
     record_.destination = std::move(destination);
     if (domain && !record_.destination_domain) record_.destination_domain = std::move(domain);
@@ -210,6 +211,7 @@ class Session::Impl {
   std::vector<std::string> read_items_;  // what the current read completed
   std::size_t read_items_dropped_ = 0;
   std::optional<CertificateProbe> probe_;
+  std::optional<std::string> route_note_;  // how the proxy chose the server, when it matters
 };
 
 void Session::Impl::touch(Timestamp at) {
@@ -890,6 +892,7 @@ HandshakeRecord Session::Impl::record() const {
       evidence.previous_ok = std::move(previous);
   }
   decide(evidence, out);
+  if (route_note_) out.explanation += "; " + *route_note_;
   if (history && out.cause == Cause::ok && out.destination && out.client_hello_seen &&
       !out.client.ja4.empty()) {
     HelloShape shape = hello_shape(out);
@@ -932,6 +935,7 @@ bool Session::outcome_known() const { return impl_->outcome_known(); }
 bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }
 ClientOpening Session::client_opening() const { return impl_->client_opening(); }
+void Session::note_route(std::string note) { impl_->note_route(std::move(note)); }
 void Session::on_no_route(std::string reason, Timestamp at) {
   impl_->on_no_route(std::move(reason), at);
 }

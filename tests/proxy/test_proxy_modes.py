@@ -158,6 +158,9 @@ class SniMode(_Case):
         self.assertIsNone(field(rec, "tls.client.server_name"))
         self.assertEqual(field(rec, "destination.port"), server.port)
         self.assertTrue(field(rec, "tls.established"), rec)
+        # Whatever the verdict, the record says how the server was chosen.
+        self.assertIn(f"client sent no SNI: sni mode sent it to --default-upstream "
+                      f"{LOOPBACK}:{server.port}", field(rec, "tlsglass.explanation"))
 
     def test_a_name_that_resolves_to_the_proxy_is_not_a_loop(self):
         server = self.server("rsa")

@@ -69,6 +69,9 @@ class Session {
   // sni mode: a client whose ClientHello names no server, with no --default-upstream to send
   // it to; `reason` says what the proxy did (reset it). Settles the outcome: no_sni.
   void on_no_route(std::string reason, Timestamp at);
+  // How a proxy chose this connection's server, when the record should say it ("no SNI: sent
+  // to --default-upstream 10.0.0.5:443"): appended to the explanation, whatever the cause.
+  void note_route(std::string note);
   // The server address the bytes go to, known only once a proxy has connected; `domain`
   // (the CONNECT host, the --upstream name) fills destination_domain until an SNI replaces it.
   void set_destination(Endpoint destination, std::optional<std::string> domain = {});
