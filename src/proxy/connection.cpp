@@ -87,6 +87,14 @@ void Connection::start() {
     transcript_ = std::make_unique<trace::Transcript>();
     transcript_->conn = session.conn;
     if (session.source) transcript_->client = *session.source;
+    // Until a server is known (and when none ever is: a name that did not resolve, a
+    // forbidden destination), the capture shows what the client's side of the wire did: it
+    // talked to the proxy's own address.
+    length = sizeof address;
+    if (uv_tcp_getsockname(&client_tcp_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      if (auto local = endpoint_of(reinterpret_cast<sockaddr*>(&address)))
+        transcript_->server = *local;
+    }
     transcript_->opened = accepted_at_;
     transcript_->max_bytes = config.capture_max_bytes_per_connection;
   }
@@ -149,8 +157,7 @@ void Connection::on_dial_failed(DialFailure failure) {
       failure.kind == DialFailure::Kind::denied ? Answer::forbidden : Answer::bad_gateway;
   if (auto last = dialer_.last_tried(); last && answer != Answer::forbidden) {
     if (session_) session_->set_destination(*last);
-    // The capture shows the client talking to the address it could not reach (a DNS failure
-    // or a forbidden destination has none: no capture).
+    // The capture shows the client talking to the address it could not reach.
     if (transcript_) transcript_->server = *last;
   }
   tell_client_unreachable(&failure, answer, failure.reason);

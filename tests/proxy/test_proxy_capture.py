@@ -143,6 +143,38 @@ class Capture(unittest.TestCase):
     #    moment the upstream connection was up (connection.cpp: handshake_due_ =
     #    last_activity_ + timeout). With 1., the replayed "timeout" entry and the explanation
     #    that quotes it say 990.5 ms where the live record says 993.0 ms.
+    def test_a_connect_to_a_name_that_does_not_resolve_is_captured_too(self):
+        """No server address ever: the capture shows the client's side of the wire as it was,
+        the CONNECT to the proxy's own address and its 502."""
+        proxy = support.start_proxy(self, self.tmp, "--capture-dir", str(self.dir))
+        name = "no-such-name.invalid"  # RFC 6761 §6.4: never resolves
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        run = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "20", "-x",
+                              f"http://{LOOPBACK}:{proxy.port}", f"https://{name}/"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        self.assertNotEqual(run.returncode, 0)
+        live = support.stop_and_read(self, proxy)
+        self.assertEqual(len(live), 1, live)
+        self.assertEqual(field(live[0], "tlsglass.cause"), "upstream_unreachable")
+        path = field(live[0], "tlsglass.capture")
+        self.assertTrue(path and os.path.exists(path), live[0])
+        seen = tshark_fields(path, "ip.dst", "tcp.dstport", "http.request.method",
+                             "http.response.code", "tcp.analysis.flags")
+        self.assertEqual(seen.returncode, 0, seen.stderr)
+        rows = [line.split("\t")[:4] for line in seen.stdout.splitlines()]
+        # No retransmission, lost segment or out-of-order flag: the sequence numbers add up.
+        self.assertEqual([l.split("\t")[4] for l in seen.stdout.splitlines()
+                          if len(l.split("\t")) > 4 and l.split("\t")[4]], [], seen.stdout)
+        self.assertIn([LOOPBACK, str(proxy.port), "CONNECT", ""], rows, seen.stdout)
+        self.assertIn("502", [row[3] for row in rows], seen.stdout)
+        r = subprocess.run([support.BIN, "replay", "--json", path], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        replayed = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(replayed), 1, r.stdout)
+        self.assertEqual(field(replayed[0], "tlsglass.cause"), "upstream_unreachable")
+        self.assertIn("502 Bad Gateway", field(replayed[0], "tlsglass.explanation"))
+
     def test_replay_of_each_capture_gives_the_live_record(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "scenarios"))
