@@ -1,6 +1,6 @@
 #include "tlsglass/proxy/self_addresses.hpp"
 
-#include <uv.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -51,28 +51,34 @@ SelfAddresses::SelfAddresses(const std::vector<HostPort>& listening) {
     if (!ip) continue;
     listening_.push_back({*ip, unspecified(*ip), address.port});
   }
-  uv_interface_address_t* interfaces = nullptr;
-  int count = 0;
-  if (uv_interface_addresses(&interfaces, &count) != 0) return;
-  for (int i = 0; i < count; ++i) {
-    sockaddr_storage storage{};
-    std::memcpy(&storage, &interfaces[i].address,
-                interfaces[i].address.address4.sin_family == AF_INET6 ? sizeof(sockaddr_in6)
-                                                                      : sizeof(sockaddr_in));
-    if (auto ip = ip_of(storage)) local_.push_back(*ip);
-  }
-  uv_free_interface_addresses(interfaces, count);
 }
 
-bool SelfAddresses::is_local(const IpAddress& ip) const {
-  return loopback(ip) ||
-         std::any_of(local_.begin(), local_.end(), [&](const IpAddress& l) { return same(l, ip); });
+bool is_local_address(const IpAddress& ip) {
+  if (loopback(ip)) return true;
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  if (ip.v6) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+    v6.sin6_family = AF_INET6;
+    std::memcpy(&v6.sin6_addr, ip.bytes.data(), 16);
+    length = sizeof v6;
+  } else {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
+    v4.sin_family = AF_INET;
+    std::memcpy(&v4.sin_addr, ip.bytes.data(), 4);
+    length = sizeof v4;
+  }
+  const int fd = ::socket(storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0;
+  ::close(fd);
+  return bound;
 }
 
 bool SelfAddresses::contains(const IpAddress& ip, std::uint16_t port) const {
   for (const auto& entry : listening_) {
     if (entry.port != port || entry.ip.v6 != ip.v6) continue;
-    if (entry.wildcard ? is_local(ip) : same(entry.ip, ip)) return true;
+    if (entry.wildcard ? is_local_address(ip) : same(entry.ip, ip)) return true;
   }
   return false;
 }

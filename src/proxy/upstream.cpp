@@ -193,23 +193,26 @@ void Dialer::try_next() {
       continue;
     }
     uv_tcp_nodelay(&socket->tcp, 1);
+    // Tracked connections are listed under the lock held across connect(): on loopback the
+    // kernel completes the handshake inside connect(), and another worker may accept the
+    // redirected connection and ask is_own_connection() before the listing otherwise.
+    std::unique_lock<std::mutex> own_lock(g_own_mutex, std::defer_lock);
+    if (track_own_) own_lock.lock();
     status = uv_tcp_connect(&socket->connect, &socket->tcp,
                             reinterpret_cast<const sockaddr*>(&address), on_connected);
-    if (status < 0) {  // e.g. EMFILE: no socket for it
-      note_attempt(address, status);
-      uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
-      continue;
-    }
-    if (track_own_) {
-      // connect() has bound the socket by now; the SYN that may come back to us has not
-      // been answered yet.
+    if (status == 0 && track_own_) {
       sockaddr_storage local{};
       int length = sizeof local;
       if (uv_tcp_getsockname(&socket->tcp, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
         socket->own_key = address_key(local);
-        std::lock_guard lock(g_own_mutex);
         g_own.insert(socket->own_key);
       }
+    }
+    if (own_lock.owns_lock()) own_lock.unlock();
+    if (status < 0) {  // e.g. EMFILE: no socket for it
+      note_attempt(address, status);
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
+      continue;
     }
     attempt_ = socket;
     return;
