@@ -242,6 +242,7 @@ void Connection::start_transparent() {
         "(a client that connected to the proxy directly); not relayed, to avoid a loop",
         format_host_port(target));
   } else if (auto peer = socket_address(&client_tcp_, true); peer && is_own_connection(*peer)) {
+    mark_looped_back(*peer);
     loop = fmt::format(
         "the proxy's own connection to {} was redirected back to it: exempt the proxy's "
         "connections from the redirect rule (--upstream-mark N and `-m mark ! --mark N`); not "

@@ -98,6 +98,9 @@ void Connection::on_fin(Side from) {
 
 void Connection::on_broken(Side side) {
   stop_reading(side);
+  if (side == Side::server && session_ && server_socket_ && looped_back(*server_socket_)) {
+    session_->on_upstream_unreachable(loop_words(target_), now());
+  }
   note_close(side, CloseKind::rst);
   if (closing()) return;
   if (phase_ == Phase::draining) {

@@ -28,6 +28,7 @@ std::string endpoint_text(const sockaddr_storage& address) {
 // The proxy's own connections in flight or open, by local address (all workers share them).
 std::mutex g_own_mutex;
 std::unordered_set<std::string> g_own;
+std::unordered_set<std::string> g_looped;  // of g_own's: refused as a loop where they arrived
 
 std::string address_key(const sockaddr_storage& address) {
   auto endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&address));
@@ -58,6 +59,26 @@ DialedSocket::~DialedSocket() {
   if (own_key.empty()) return;
   std::lock_guard lock(g_own_mutex);
   g_own.erase(own_key);
+  g_looped.erase(own_key);
+}
+
+std::string loop_words(const HostPort& target) {
+  return fmt::format("the proxy's connection to {} was redirected back to the proxy itself (and "
+                     "refused there, not to loop): exempt the proxy's connections from the "
+                     "redirect rule (--upstream-mark N and `-m mark ! --mark N`)",
+                     format_host_port(target));
+}
+
+void mark_looped_back(const sockaddr_storage& peer) {
+  const std::string key = address_key(peer);
+  std::lock_guard lock(g_own_mutex);
+  if (g_own.count(key)) g_looped.insert(key);
+}
+
+bool looped_back(const DialedSocket& socket) {
+  if (socket.own_key.empty()) return false;
+  std::lock_guard lock(g_own_mutex);
+  return g_looped.count(socket.own_key) != 0;
 }
 
 bool is_own_connection(const sockaddr_storage& peer) {
@@ -233,7 +254,12 @@ void Dialer::on_connected(uv_connect_t* request, int status) {
   const sockaddr_storage& address = self->addresses_[self->next_ - 1];
   if (status < 0) {
     self->note_attempt(address, status);
+    const bool looped = looped_back(*socket);
     uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), free_socket);
+    if (looped) {  // another address would loop the same way
+      self->fail(DialFailure::Kind::loop, loop_words(self->target_));
+      return;
+    }
     self->try_next();
     return;
   }

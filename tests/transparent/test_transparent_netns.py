@@ -793,7 +793,10 @@ class LoopRefusal(_TransparentCase):
         self.assert_refused_as_own(inner[0], ctx)
         self.assertIn("redirected back to it", field(inner[0], "tlsglass.explanation"), ctx)
         self.assertEqual(field(outer[0], "destination.ip"), self.rig.topology.SERVER_IP, ctx)
-        self.assertNotEqual(field(outer[0], "tlsglass.cause"), "ok", ctx)
+        # The client's own record says why its connection failed: the loop, not the server.
+        self.assertEqual(field(outer[0], "tlsglass.cause"), "upstream_unreachable", ctx)
+        self.assertIn("was redirected back to the proxy itself",
+                      field(outer[0], "tlsglass.explanation"), ctx)
 
     # Two workers (the proxy here runs with 2): whichever accepts the redirected connection,
     # it finds the dialing socket already listed (src/proxy/upstream.cpp lists it under the
@@ -804,8 +807,10 @@ class LoopRefusal(_TransparentCase):
             self.proxy, PROXY_PORT, "tgtp-loop-output-2")
         self.assertEqual(redirected, 2, ctx)
         self.assertEqual(len(records), 2, ctx)
-        self.assertEqual(len([r for r in records if field(r, "source.port") == curl.local_port]),
-                         1, ctx)
+        outer = [r for r in records if field(r, "source.port") == curl.local_port]
+        self.assertEqual(len(outer), 1, ctx)
+        self.assertIn("was redirected back to the proxy itself",
+                      field(outer[0], "tlsglass.explanation") or "", ctx)
         refused = [r for r in records
                    if "redirected back to it" in (field(r, "tlsglass.explanation") or "")]
         self.assertEqual(len(refused), 1, ctx)

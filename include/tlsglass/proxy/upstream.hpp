@@ -40,6 +40,13 @@ struct DialedSocket {
 // proxy itself is making or holds: a redirect rule that also catches the proxy's own
 // connections sends them back to it (transparent mode refuses those instead of looping).
 bool is_own_connection(const sockaddr_storage& peer);
+// The connection from `peer` (one of ours) was refused as a loop where it arrived; the
+// Connection that made it asks looped_back() when that refusal's reset reaches it, so that its
+// own record says why instead of blaming the server.
+void mark_looped_back(const sockaddr_storage& peer);
+bool looped_back(const DialedSocket& socket);
+// What the record says of such a connection to `target`.
+std::string loop_words(const HostPort& target);
 
 struct DialFailure {
   enum class Kind : std::uint8_t {
