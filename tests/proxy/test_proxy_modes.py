@@ -73,7 +73,8 @@ class _Case(unittest.TestCase):
         www = self.tmp / f"www-{host}"
         www.mkdir(exist_ok=True)
         body = support.write_hello(www)
-        proc = support.Process(["openssl", "s_server", "-accept", f"{host}:{port}", "-cert",
+        accept = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        proc = support.Process(["openssl", "s_server", "-accept", accept, "-cert",
                                 certfile, "-key", keyfile, "-WWW"], www, f"s_server-{host}.log")
         self.addCleanup(proc.stop)
         support.wait_until(lambda: support.listening(port), 20, f"s_server on {host}:{port}")
@@ -227,6 +228,22 @@ class Socks5Mode(_Case):
         self.assertEqual(field(rec, "tlsglass.cause"), "ok", rec)
         self.assertEqual(field(rec, "destination.ip"), LOOPBACK)
         self.assertEqual(field(rec, "tls.client.server_name"), HOST)
+
+    def test_an_ipv6_target(self):
+        if not support.ipv6_loopback():
+            self.skipTest("no IPv6 on loopback here")
+        port = support.free_port()
+        server = self.server("rsa", host="::1", port=port)
+        proxy = support.start_proxy(self, self.tmp, "--mode", "socks5")
+        # curl resolves the name (--resolve) and sends the IPv6 address: ATYP X'04'.
+        run = curl("--cacert", support.pki().ca, "--socks5", proxy.address(),
+                   "--resolve", f"{HOST}:{port}:[::1]", f"https://{HOST}:{port}/hello.txt")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, server.body.decode())
+        rec = proxy.wait_records(1)[0]
+        self.assertEqual(field(rec, "tlsglass.cause"), "ok", rec)
+        self.assertEqual((field(rec, "destination.ip"), field(rec, "destination.port")),
+                         ("::1", port))
 
     def test_username_and_password(self):
         server = self.server(self.localhost)
