@@ -175,6 +175,41 @@ class Capture(unittest.TestCase):
         self.assertEqual(field(replayed[0], "tlsglass.cause"), "upstream_unreachable")
         self.assertIn("502 Bad Gateway", field(replayed[0], "tlsglass.explanation"))
 
+    def test_sni_and_socks5_captures_replay_to_the_live_record(self):
+        """The other front doors: the sni proxy's capture is the client's TLS alone, the socks5
+        proxy's has the SOCKS5 exchange before it; each replays to the record written live."""
+        good = support.start_server(self, support.OpensslServer, self.tmp)
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        ca = str(support.pki().ca)
+        setups = [
+            ("sni", ["--mode", "sni", "--resolve", f"{HOST}={LOOPBACK}:{good.port}"],
+             lambda port: ["--resolve", f"{HOST}:{port}:{LOOPBACK}", f"https://{HOST}:{port}/hello.txt"]),
+            ("socks5", ["--mode", "socks5"],
+             lambda port: ["--socks5", f"{LOOPBACK}:{port}", "--resolve",
+                           f"{HOST}:{good.port}:{LOOPBACK}", f"https://{HOST}:{good.port}/hello.txt"]),
+        ]
+        report = []
+        for i, (what, args, curl_args) in enumerate(setups):
+            proxy = support.start_proxy(self, self.tmp, *args, "--capture-dir", str(self.dir),
+                                        "--capture", "all", log_name=f"modes-{i}.jsonl")
+            run = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "20",
+                                  "--cacert", ca, *curl_args(proxy.port)],
+                                 capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(run.returncode, 0, f"{what}: {run.stderr}")
+            live = support.stop_and_read(self, proxy)
+            self.assertEqual(len(live), 1, f"{what}: {live}")
+            self.assertEqual(field(live[0], "tlsglass.mode"), what)
+            path = field(live[0], "tlsglass.capture")
+            r = subprocess.run([support.BIN, "replay", "--json", path], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            replayed = [json.loads(line) for line in r.stdout.splitlines()]
+            self.assertEqual(len(replayed), 1, f"{what}: {replayed}")
+            differences = record_differences(live[0], replayed[0])
+            if differences:
+                report.append(f"{what}:\n    " + "\n    ".join(differences))
+        self.assertEqual(report, [], "\n".join(report))
+
     def test_replay_of_each_capture_gives_the_live_record(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "scenarios"))
