@@ -94,3 +94,20 @@ TEST_CASE("sni mode: a client that is not speaking TLS is not sent anywhere") {
   CHECK(records[0].cause == trace::Cause::not_tls);
   CHECK(server.connections() == 0);
 }
+
+TEST_CASE("sni and socks5 modes: a client that says nothing gets a timeout record and a FIN") {
+  for (auto mode : {proxy::Mode::sni, proxy::Mode::socks5}) {
+    INFO(proxy::mode_name(mode));
+    proxy::ProxyConfig config = sni_mode(closed_port());
+    config.mode = mode;
+    config.handshake_timeout_s = 0.3;
+    RunningProxy proxy(config);
+    Socket client = Socket::connect_to(proxy.port());
+    int error = -1;
+    CHECK(client.receive_to_end(&error).empty());
+    CHECK(error == 0);  // a FIN, not an RST
+    const auto records = proxy.wait_records(1);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].cause == trace::Cause::timeout);
+  }
+}
