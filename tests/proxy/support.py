@@ -583,7 +583,10 @@ def write_hello(www):
     return body
 
 
-NGINX_CONF = """\
+# The http block's logging is {access_log}: NGINX_CONF (no access log) is that, filled in, for
+# the users who format it themselves; nginx_conf() takes other logging (a log_format and an
+# access_log line of a test's own).
+NGINX_CONF_LOGGING = """\
 {user}worker_processes 1;
 worker_rlimit_nofile {nofile};
 daemon off;
@@ -592,7 +595,7 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log notice;
 events {{ worker_connections {connections}; }}
 http {{
-    access_log off;
+    {access_log}
     client_body_temp_path {tmp}/client_body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -605,6 +608,20 @@ http {{
 {servers}
 }}
 """
+
+NGINX_CONF = NGINX_CONF_LOGGING.replace("{access_log}", "access_log off;")
+
+
+def nginx_conf(tmp, servers, connections=1024, keepalive=75, access_log="access_log off;"):
+    """NGINX_CONF_LOGGING for nginx in `tmp` (pid file, error log, temp paths) with the server
+    blocks `servers`, as the current user (as root: `user root`, so that the worker can read
+    the temp dir)."""
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return NGINX_CONF_LOGGING.format(user=user, tmp=tmp, servers=servers,
+                                     connections=connections,
+                                     nofile=max(1024, 2 * connections + 64),
+                                     keepalive=keepalive, access_log=access_log)
+
 
 NGINX_SITE = """\
     server {{
@@ -643,12 +660,8 @@ class Nginx:
             servers += NGINX_SITE.format(addr=LOOPBACK, port=port, host=HOST, cert=cert, key=key,
                                          protocols=site.get("protocols", "TLSv1.2 TLSv1.3"),
                                          www=self.www)
-        user = "user root;\n" if os.geteuid() == 0 else ""
         self.conf = self.tmp / "nginx.conf"
-        self.conf.write_text(NGINX_CONF.format(user=user, tmp=self.tmp, servers=servers,
-                                               connections=connections,
-                                               nofile=max(1024, 2 * connections + 64),
-                                               keepalive=keepalive))
+        self.conf.write_text(nginx_conf(self.tmp, servers, connections, keepalive))
         self.argv = ["nginx", "-e", self.tmp / "error.log", "-p", self.tmp, "-c", self.conf]
         self.proc = Process(self.argv, self.tmp, "nginx.out")
         for port in self.ports:

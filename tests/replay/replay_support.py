@@ -122,18 +122,29 @@ class Topology:
     packets' initial TTL). Names are unique per test run (pid and a counter); cleanup() deletes
     the namespaces (and with them the veths and the rules) and kills what runs in them; it is
     registered with `add_cleanup` (a test's addCleanup, or a class's addClassCleanup when one
-    capture serves several tests) before anything is made, so it runs even when set-up fails."""
+    capture serves several tests) before anything is made, so it runs even when set-up fails.
+
+    For other users of the same layout (a subclass with addresses of its own): `tag` is the
+    names' prefix (a format string of `pid` and `n`, the counter), `tools` the programs needed
+    (support.need: a skip without them), `cap_offloads=False` leaves MTU and GSO/GRO as the
+    kernel makes them, `wait_carrier` waits for every veth's operstate up (as a router's links
+    are before a daemon reads its addresses); a subclass that sets CLIENT_IP6 ... SERVER_GW6
+    gets an IPv6 network beside the IPv4 one (/64, `nodad`: usable at once), IPv6 default
+    routes and forwarding, and a ping to SERVER_IP6 too."""
 
     CLIENT_IP, CLIENT_GW = "10.77.1.2", "10.77.1.1"
     SERVER_IP, SERVER_GW = "10.77.2.2", "10.77.2.1"
+    CLIENT_IP6 = CLIENT_GW6 = SERVER_IP6 = SERVER_GW6 = None  # IPv4 only
+    LINKS = (("client", "c0"), ("router", "r0"), ("router", "r1"), ("server", "s0"))
 
-    def __init__(self, add_cleanup, server_ttl=None):
+    def __init__(self, add_cleanup, server_ttl=None, *, tag="tg{pid}x{n}",
+                 tools=("ip", "iptables", "tcpdump"), cap_offloads=True, wait_carrier=False):
         global _TOPOLOGIES
         if os.geteuid() != 0:
             raise unittest.SkipTest("network namespaces need root")
-        support.need("ip", "iptables", "tcpdump")
+        support.need(*tools)
         _TOPOLOGIES += 1
-        tag = f"tg{os.getpid()}x{_TOPOLOGIES}"
+        tag = tag.format(pid=os.getpid(), n=_TOPOLOGIES)
         self.client, self.router, self.server = f"{tag}c", f"{tag}r", f"{tag}s"
         self.processes = []
         add_cleanup(self.cleanup)
@@ -144,31 +155,63 @@ class Topology:
             "netns", self.router])
         sh(["ip", "-n", self.server, "link", "add", "s0", "type", "veth", "peer", "name", "r1",
             "netns", self.router])
-        for ns, dev, addr in ((self.client, "c0", f"{self.CLIENT_IP}/24"),
-                              (self.router, "r0", f"{self.CLIENT_GW}/24"),
-                              (self.router, "r1", f"{self.SERVER_GW}/24"),
-                              (self.server, "s0", f"{self.SERVER_IP}/24")):
-            sh(["ip", "-n", ns, "link", "set", dev, "mtu", "1500"])
-            # No offloads: segments no larger than the MTU, as on a real wire. Not every
-            # iproute2 knows gro_max_size; gso_max_size is what matters for what tcpdump sees.
-            sh(["ip", "-n", ns, "link", "set", dev, "gso_max_size", "1500"])
-            sh(["ip", "-n", ns, "link", "set", dev, "gro_max_size", "1500"], check=False)
-            sh(["ip", "-n", ns, "addr", "add", addr, "dev", dev])
+        for (ns, dev), v4, v6 in zip(self.links(),
+                                     (self.CLIENT_IP, self.CLIENT_GW, self.SERVER_GW,
+                                      self.SERVER_IP),
+                                     (self.CLIENT_IP6, self.CLIENT_GW6, self.SERVER_GW6,
+                                      self.SERVER_IP6)):
+            if cap_offloads:
+                sh(["ip", "-n", ns, "link", "set", dev, "mtu", "1500"])
+                # No offloads: segments no larger than the MTU, as on a real wire. Not every
+                # iproute2 knows gro_max_size; gso_max_size is what matters for what tcpdump
+                # sees.
+                sh(["ip", "-n", ns, "link", "set", dev, "gso_max_size", "1500"])
+                sh(["ip", "-n", ns, "link", "set", dev, "gro_max_size", "1500"], check=False)
+            sh(["ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev])
+            if v6 is not None:
+                sh(["ip", "-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad"])
             sh(["ip", "-n", ns, "link", "set", dev, "up"])
         for ns in (self.client, self.router, self.server):
             sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        if wait_carrier:
+            self.wait_operationally_up()
         sh(["ip", "-n", self.client, "route", "add", "default", "via", self.CLIENT_GW])
         sh(["ip", "-n", self.server, "route", "add", "default", "via", self.SERVER_GW])
+        if self.SERVER_IP6 is not None:
+            sh(["ip", "-n", self.client, "-6", "route", "add", "default", "via",
+                self.CLIENT_GW6])
+            sh(["ip", "-n", self.server, "-6", "route", "add", "default", "via",
+                self.SERVER_GW6])
         self.sysctl(self.router, "net.ipv4.ip_forward", 1)
+        if self.SERVER_IP6 is not None:
+            self.sysctl(self.router, "net.ipv6.conf.all.forwarding", 1)
         if server_ttl is not None:
             self.sysctl(self.server, "net.ipv4.ip_default_ttl", server_ttl)
         self.server_ttl = int(self.sysctl(self.server, "net.ipv4.ip_default_ttl"))
         self.router_ttl = int(self.sysctl(self.router, "net.ipv4.ip_default_ttl"))
         # The namespaces reach each other through the router.
-        ping = sh(["ip", "netns", "exec", self.client, "ping", "-c", "1", "-W", "5",
-                   self.SERVER_IP], check=False) if shutil.which("ping") else None
-        if ping is not None and ping.returncode != 0:
-            raise AssertionError(f"the client namespace cannot reach the server: {ping.stdout}")
+        for address in (self.SERVER_IP, self.SERVER_IP6) if shutil.which("ping") else ():
+            if address is None:
+                continue
+            ping = sh(self.exec_argv(self.client, ["ping", "-c", "1", "-W", "5", address]),
+                      check=False)
+            if ping.returncode != 0:
+                raise AssertionError(f"the client namespace cannot reach the server at "
+                                     f"{address}: {ping.stdout}{ping.stderr}")
+
+    def links(self):
+        """(namespace, device) of each veth end: c0, r0, r1, s0."""
+        return [(getattr(self, role), dev) for role, dev in self.LINKS]
+
+    def wait_operationally_up(self):
+        """Until every veth's operstate is up. Packets flow at once, but the kernel reports the
+        carrier (operstate, IFF_RUNNING) through linkwatch, at most once a second, and until
+        then getifaddrs() - which a daemon may read once at start for its own addresses - calls
+        the link not running."""
+        def up():
+            return all("state UP" in sh(["ip", "-n", ns, "-o", "link", "show", "dev", dev]).stdout
+                       for ns, dev in self.links())
+        support.wait_until(up, 10, "the veths' operstate up")
 
     def exec_argv(self, ns, argv):
         return ["ip", "netns", "exec", ns, *[str(a) for a in argv]]

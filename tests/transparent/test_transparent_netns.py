@@ -43,7 +43,6 @@ import datetime
 import json
 import os
 import pathlib
-import shutil
 import sys
 import time
 import unittest
@@ -68,25 +67,13 @@ SINGLE_WORKER_PROXY_PORT = 15003
 UPSTREAM_MARK = "0x2"
 CURL_MAX_TIME = 15
 
-NGINX_CONF = """\
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log notice;
-events {{ worker_connections 64; }}
-http {{
-    log_format tgtp '$remote_addr|$remote_port|$server_addr|$server_port|$ssl_server_name|'
+# The servers in support.nginx_conf()'s config (one worker, temp paths in the temp dir), with
+# an access log of who connected: the address and port the server saw, the SNI, the request.
+NGINX_LOG = """\
+log_format tgtp '$remote_addr|$remote_port|$server_addr|$server_port|$ssl_server_name|'
                     '$ssl_protocol|$request|$status';
-    access_log {tmp}/access.log tgtp;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    default_type text/plain;
-    ssl_session_tickets off;
+    access_log {access_log} tgtp;"""
+NGINX_SERVERS = """\
     server {{
         listen {ip4}:{tls_port} ssl;
         listen [{ip6}]:{tls_port} ssl;
@@ -94,6 +81,7 @@ http {{
         ssl_certificate {cert};
         ssl_certificate_key {key};
         ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets off;
         root {www};
     }}
     server {{
@@ -102,6 +90,7 @@ http {{
         ssl_certificate {wrong_cert};
         ssl_certificate_key {wrong_key};
         ssl_protocols TLSv1.2;
+        ssl_session_tickets off;
         root {www};
     }}
     server {{
@@ -110,16 +99,12 @@ http {{
         ssl_certificate {expired_cert};
         ssl_certificate_key {expired_key};
         ssl_protocols TLSv1.3;
+        ssl_session_tickets off;
         root {www};
-    }}
-}}
-"""
+    }}"""
 
 
 # ---------------------------------------------------------------------- the namespaces
-_TOPOLOGIES = 0
-
-
 class Namespaces(rs.Topology):
     """replay_support.Topology's three namespaces (its exec/run/start/sysctl and its cleanup:
     every process killed, every namespace deleted), with names of this test's own (tgtp-...),
@@ -131,59 +116,13 @@ class Namespaces(rs.Topology):
     CLIENT_IP6, CLIENT_GW6 = "fd78:1::2", "fd78:1::1"
     SERVER_IP6, SERVER_GW6 = "fd78:2::2", "fd78:2::1"
 
-    # Not Topology.__init__: that one makes its own names and an IPv4-only layout; the rest of
-    # the class (and cleanup() above all) works on these attributes as it does on its own.
     def __init__(self, add_cleanup):
-        global _TOPOLOGIES
         if os.geteuid() != 0:
             raise unittest.SkipTest("network namespaces and iptables need root")
-        support.need("ip", "iptables", "ip6tables")
-        _TOPOLOGIES += 1
-        tag = f"tgtp-{os.getpid()}-{_TOPOLOGIES}"
-        self.client, self.router, self.server = f"{tag}c", f"{tag}r", f"{tag}s"
-        self.processes = []
-        add_cleanup(self.cleanup)
-        for ns in (self.client, self.router, self.server):
-            sh(["ip", "netns", "add", ns])
-        sh(["ip", "-n", self.client, "link", "add", "c0", "type", "veth", "peer", "name", "r0",
-            "netns", self.router])
-        sh(["ip", "-n", self.server, "link", "add", "s0", "type", "veth", "peer", "name", "r1",
-            "netns", self.router])
-        for ns, dev, v4, v6 in ((self.client, "c0", self.CLIENT_IP, self.CLIENT_IP6),
-                                (self.router, "r0", self.CLIENT_GW, self.CLIENT_GW6),
-                                (self.router, "r1", self.SERVER_GW, self.SERVER_GW6),
-                                (self.server, "s0", self.SERVER_IP, self.SERVER_IP6)):
-            sh(["ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev])
-            sh(["ip", "-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad"])
-            sh(["ip", "-n", ns, "link", "set", dev, "up"])
-        for ns in (self.client, self.router, self.server):
-            sh(["ip", "-n", ns, "link", "set", "lo", "up"])
-        self.wait_operationally_up()
-        sh(["ip", "-n", self.client, "route", "add", "default", "via", self.CLIENT_GW])
-        sh(["ip", "-n", self.server, "route", "add", "default", "via", self.SERVER_GW])
-        sh(["ip", "-n", self.client, "-6", "route", "add", "default", "via", self.CLIENT_GW6])
-        sh(["ip", "-n", self.server, "-6", "route", "add", "default", "via", self.SERVER_GW6])
-        self.sysctl(self.router, "net.ipv4.ip_forward", 1)
-        self.sysctl(self.router, "net.ipv6.conf.all.forwarding", 1)
-        for address in (self.SERVER_IP, self.SERVER_IP6) if shutil.which("ping") else ():
-            ping = sh(self.exec_argv(self.client, ["ping", "-c", "1", "-W", "5", address]),
-                      check=False)
-            if ping.returncode != 0:
-                raise AssertionError(f"the client namespace cannot reach {address}: "
-                                     f"{ping.stdout}{ping.stderr}")
-
-    def wait_operationally_up(self):
-        """Until every veth's operstate is up, as a router's links are before a proxy starts
-        there. Packets flow at once, but the kernel reports the carrier (operstate, IFF_RUNNING)
-        through linkwatch, at most once a second, and until then getifaddrs() - which the proxy
-        reads once at start for its own addresses - calls the link not running."""
-        links = ((self.client, "c0"), (self.router, "r0"), (self.router, "r1"),
-                 (self.server, "s0"))
-
-        def up():
-            return all("state UP" in sh(["ip", "-n", ns, "-o", "link", "show", "dev", dev]).stdout
-                       for ns, dev in links)
-        support.wait_until(up, 10, "the veths' operstate up")
+        # The kernel's own MTU and offloads (no tcpdump here), and every veth's carrier up
+        # before the proxy starts: it reads its own addresses (getifaddrs) once, at start.
+        super().__init__(add_cleanup, tag="tgtp-{pid}-{n}", tools=("ip", "iptables", "ip6tables"),
+                         cap_offloads=False, wait_carrier=True)
 
     def router_sh(self, *argv, check=True):
         return sh(self.exec_argv(self.router, argv), check=check)
@@ -251,11 +190,14 @@ class Site:
         self.body = support.write_hello(www)
         self.access_log = self.tmp / "access.log"
         conf = self.tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(
-            tmp=self.tmp, www=www, host=HOST, ip4=topology.SERVER_IP, ip6=topology.SERVER_IP6,
+        servers = NGINX_SERVERS.format(
+            www=www, host=HOST, ip4=topology.SERVER_IP, ip6=topology.SERVER_IP6,
             tls_port=TLS_PORT, mismatch_port=MISMATCH_PORT, cert=pki.rsa, key=pki.rsa_key,
             wrong_cert=pki.wrong, wrong_key=pki.wrong_key, expired_port=EXPIRED_PORT,
-            expired_cert=expired_cert, expired_key=expired_key))
+            expired_cert=expired_cert, expired_key=expired_key)
+        conf.write_text(support.nginx_conf(self.tmp, servers, connections=64,
+                                           access_log=NGINX_LOG.format(
+                                               access_log=self.access_log)))
         self.proc = topology.start(topology.server, ["nginx", "-e", self.tmp / "error.log",
                                                      "-p", self.tmp, "-c", conf],
                                    self.tmp, "nginx.out")
@@ -391,6 +333,39 @@ def new_lines(site, before):
 class _TransparentCase(unittest.TestCase):
     maxDiff = None
 
+    @classmethod
+    def make_rig(cls, redirect=None, tool="iptables"):
+        """The class's Rig (cls.rig, gone at the end of the class) and its topology; with
+        `redirect` (a rule comment), the client's TLS_PORT redirected to PROXY_PORT by `tool`
+        in the router's nat PREROUTING."""
+        rig = cls.rig = Rig(cls.addClassCleanup)
+        if redirect is not None:
+            rig.topology.rule(tool, "nat", "PREROUTING", redirect, "-i", "r0", "-p", "tcp",
+                              "--dport", TLS_PORT, "-j", "REDIRECT", "--to-ports", PROXY_PORT)
+        return rig, rig.topology
+
+    def assert_record(self, record, fields, explanation_has=(), ctx=None):
+        """Each dotted field of `record` is its value in `fields` (True, False and None: that
+        very object, assertIs), and tlsglass.explanation holds each string of
+        `explanation_has`. `ctx` (the record, by default) goes with every failure."""
+        ctx = f"\nrecord: {record}" if ctx is None else ctx
+        for name, expected in fields.items():
+            if expected is None or isinstance(expected, bool):
+                self.assertIs(field(record, name), expected, ctx)
+            else:
+                self.assertEqual(field(record, name), expected, ctx)
+        explanation = field(record, "tlsglass.explanation") or ""
+        for part in explanation_has:
+            self.assertIn(part, explanation, ctx)
+
+    def assert_record_of(self, curl, title, fields, explanation_has=()):
+        """The proxy's record of curl's connection (record_of), logged under `title` (show)
+        and checked by assert_record."""
+        record = record_of(self, self.proxy, curl)
+        show(title, record)
+        self.assert_record(record, fields, explanation_has)
+        return record
+
     def assert_relayed(self, rig, proxy, curl, ip, client_ip, port=TLS_PORT):
         """curl got nginx's page from what it believes is the server at `ip`, and the record
         says so: ok, transparent, `ip` (the original destination, not the proxy) as the
@@ -403,14 +378,11 @@ class _TransparentCase(unittest.TestCase):
         record = record_of(self, proxy, curl)
         show("relayed", record)
         ctx = f"\nrecord: {record}\n{curl!r}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "ok", ctx)
-        self.assertIs(field(record, "tls.established"), True, ctx)
-        self.assertEqual(field(record, "destination.ip"), ip, ctx)
-        self.assertEqual(field(record, "destination.port"), port, ctx)
-        self.assertEqual(field(record, "source.ip"), client_ip, ctx)
+        self.assert_record(record, {"tlsglass.mode": "transparent", "tlsglass.cause": "ok",
+                                    "tls.established": True, "destination.ip": ip,
+                                    "destination.port": port, "source.ip": client_ip,
+                                    "tls.client.server_name": HOST}, ctx=ctx)
         self.assertEqual(field(record, "source.ip"), curl.info.get("local_ip"), ctx)
-        self.assertEqual(field(record, "tls.client.server_name"), HOST, ctx)
         return record
 
     def assert_server_saw_the_router(self, rig, before, router_ip, server_ip):
@@ -437,8 +409,7 @@ class RedirectIPv4(_TransparentCase):
 
     @classmethod
     def setUpClass(cls):
-        rig = cls.rig = Rig(cls.addClassCleanup)
-        t = rig.topology
+        rig, t = cls.make_rig()
         t.rule("iptables", "nat", "PREROUTING", cls.COMMENT, "-i", "r0", "-p", "tcp",
                "-m", "multiport", "--dports",
                f"{TLS_PORT},{CLOSED_PORT},{MISMATCH_PORT},{EXPIRED_PORT}",
@@ -464,17 +435,11 @@ class RedirectIPv4(_TransparentCase):
         curl = rig.curl(t.client, HOST, MISMATCH_PORT, t.SERVER_IP)
         self.assertEqual(curl.rc, 60, curl)  # curl: the peer's certificate is not for the host
         self.assertIn("no alternative certificate subject name matches", curl.error, curl)
-        record = record_of(self, self.proxy, curl)
-        show("hostname mismatch", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "hostname_mismatch", ctx)
-        self.assertEqual(field(record, "destination.ip"), t.SERVER_IP, ctx)
-        self.assertEqual(field(record, "destination.port"), MISMATCH_PORT, ctx)
-        self.assertEqual(field(record, "source.ip"), t.CLIENT_IP, ctx)
-        self.assertEqual(field(record, "tls.client.server_name"), HOST, ctx)
-        self.assertEqual(field(record, "tls.server.x509.alternative_names"), [support.WRONG_HOST],
-                         ctx)
+        self.assert_record_of(curl, "hostname mismatch", {
+            "tlsglass.mode": "transparent", "tlsglass.cause": "hostname_mismatch",
+            "destination.ip": t.SERVER_IP, "destination.port": MISMATCH_PORT,
+            "source.ip": t.CLIENT_IP, "tls.client.server_name": HOST,
+            "tls.server.x509.alternative_names": [support.WRONG_HOST]})
         self.assertEqual(self.redirected() - before_rule, 1)
 
     def test_an_expired_tls13_certificate_is_probed_at_the_original_destination(self):
@@ -483,18 +448,14 @@ class RedirectIPv4(_TransparentCase):
         curl = rig.curl(t.client, HOST, EXPIRED_PORT, t.SERVER_IP)
         self.assertEqual(curl.rc, 60, curl)
         self.assertIn("certificate has expired", curl.error, curl)
-        record = record_of(self, self.proxy, curl)
-        show("expired, TLS 1.3", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "cert_expired", ctx)
-        self.assertEqual(field(record, "tls.version"), "1.3", ctx)
-        self.assertEqual(field(record, "destination.ip"), t.SERVER_IP, ctx)
-        self.assertEqual(field(record, "destination.port"), EXPIRED_PORT, ctx)
-        # The dates of the certificate this test made, fetched by the proxy's own connection.
-        self.assertEqual(field(record, "tls.server.not_after"), "2021-01-01T00:00:00Z", ctx)
-        self.assertEqual(field(record, "tls.server.x509.alternative_names"), [HOST], ctx)
-        self.assertIn("--probe-certs", field(record, "tlsglass.explanation") or "", ctx)
+        self.assert_record_of(curl, "expired, TLS 1.3", {
+            "tlsglass.mode": "transparent", "tlsglass.cause": "cert_expired",
+            "tls.version": "1.3", "destination.ip": t.SERVER_IP,
+            "destination.port": EXPIRED_PORT,
+            # The dates of the certificate this test made, fetched by the proxy's own
+            # connection.
+            "tls.server.not_after": "2021-01-01T00:00:00Z",
+            "tls.server.x509.alternative_names": [HOST]}, explanation_has=["--probe-certs"])
         self.assertEqual(self.redirected() - before_rule, 1)  # the probe was not redirected
 
     def test_a_closed_port_behind_the_redirect_is_upstream_unreachable_at_the_server(self):
@@ -510,17 +471,11 @@ class RedirectIPv4(_TransparentCase):
         # The proxy accepted the connection in the server's name: the client is reset, not
         # refused.
         assert_reset(self, curl)
-        record = record_of(self, self.proxy, curl)
-        show("closed port", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertEqual(field(record, "destination.ip"), t.SERVER_IP, ctx)
-        self.assertEqual(field(record, "destination.port"), CLOSED_PORT, ctx)
-        self.assertEqual(field(record, "source.ip"), t.CLIENT_IP, ctx)
-        explanation = field(record, "tlsglass.explanation") or ""
-        self.assertIn(f"{t.SERVER_IP}:{CLOSED_PORT}", explanation, ctx)
-        self.assertIn("ECONNREFUSED", explanation, ctx)
+        self.assert_record_of(curl, "closed port", {
+            "tlsglass.mode": "transparent", "tlsglass.cause": "upstream_unreachable",
+            "destination.ip": t.SERVER_IP, "destination.port": CLOSED_PORT,
+            "source.ip": t.CLIENT_IP}, explanation_has=[f"{t.SERVER_IP}:{CLOSED_PORT}",
+                                                        "ECONNREFUSED"])
         self.assertEqual(self.redirected() - before_rule, 1)
         self.assertTrue(self.proxy.running(), self.proxy.stderr())
 
@@ -532,10 +487,7 @@ class RedirectIPv6(_TransparentCase):
 
     @classmethod
     def setUpClass(cls):
-        rig = cls.rig = Rig(cls.addClassCleanup)
-        t = rig.topology
-        t.rule("ip6tables", "nat", "PREROUTING", cls.COMMENT, "-i", "r0", "-p", "tcp",
-               "--dport", TLS_PORT, "-j", "REDIRECT", "--to-ports", PROXY_PORT)
+        rig, _ = cls.make_rig(redirect=cls.COMMENT, tool="ip6tables")
         cls.proxy = rig.proxy(listen=[f"[::]:{PROXY_PORT}"])
 
     def test_curl_gets_the_page_over_ipv6_and_the_record_names_the_original_destination(self):
@@ -552,13 +504,9 @@ class RedirectIPv6(_TransparentCase):
         rig, t = self.rig, self.rig.topology
         curl = rig.curl(t.client, HOST, PROXY_PORT, t.CLIENT_GW6)
         self.assertNotEqual(curl.rc, 0, curl)
-        record = record_of(self, self.proxy, curl)
-        show("ipv6 loop", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertEqual(field(record, "destination.ip"), t.CLIENT_GW6, ctx)
-        self.assertEqual(field(record, "destination.port"), PROXY_PORT, ctx)
-        self.assertIn("is the proxy itself", field(record, "tlsglass.explanation") or "", ctx)
+        self.assert_record_of(curl, "ipv6 loop", {
+            "tlsglass.cause": "upstream_unreachable", "destination.ip": t.CLIENT_GW6,
+            "destination.port": PROXY_PORT}, explanation_has=["is the proxy itself"])
         self.assertTrue(self.proxy.running(), self.proxy.stderr())
 
 
@@ -573,8 +521,7 @@ class Tproxy(_TransparentCase):
 
     @classmethod
     def setUpClass(cls):
-        rig = cls.rig = Rig(cls.addClassCleanup)
-        t = rig.topology
+        rig, t = cls.make_rig()
         cls.v6_missing = None
         for tool, ip, local in (("iptables", "-4", "0.0.0.0/0"), ("ip6tables", "-6", "::/0")):
             added = t.router_sh(tool, "-t", "mangle", "-A", "PREROUTING", "-i", "r0", "-p", "tcp",
@@ -634,10 +581,7 @@ class MiddleboxOnTheProxysSide(_TransparentCase):
 
     @classmethod
     def setUpClass(cls):
-        rig = cls.rig = Rig(cls.addClassCleanup)
-        t = rig.topology
-        t.rule("iptables", "nat", "PREROUTING", cls.REDIRECT, "-i", "r0", "-p", "tcp",
-               "--dport", TLS_PORT, "-j", "REDIRECT", "--to-ports", PROXY_PORT)
+        rig, t = cls.make_rig(redirect=cls.REDIRECT)
         match_sni = ["-p", "tcp", "-d", t.SERVER_IP, "--dport", TLS_PORT, "-m", "string",
                      "--string", BLOCKED, "--algo", "bm", "-j", "REJECT", "--reject-with",
                      "tcp-reset"]
@@ -659,18 +603,11 @@ class MiddleboxOnTheProxysSide(_TransparentCase):
         after = self.counters()
         # The OUTPUT rule reset the proxy's ClientHello, once; FORWARD saw nothing.
         self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 0))
-        record = record_of(self, self.proxy, curl)
-        show("reset on the SNI", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "reset_mid_handshake", ctx)
-        self.assertEqual(field(record, "tlsglass.closed_by"), "server", ctx)
-        self.assertEqual(field(record, "tlsglass.close"), "rst", ctx)
-        self.assertEqual(field(record, "tls.client.server_name"), BLOCKED, ctx)
-        self.assertEqual(field(record, "destination.ip"), t.SERVER_IP, ctx)
-        self.assertEqual(field(record, "destination.port"), TLS_PORT, ctx)
-        self.assertEqual(field(record, "source.ip"), t.CLIENT_IP, ctx)
-        self.assertIs(field(record, "tls.established"), False, ctx)
+        self.assert_record_of(curl, "reset on the SNI", {
+            "tlsglass.mode": "transparent", "tlsglass.cause": "reset_mid_handshake",
+            "tlsglass.closed_by": "server", "tlsglass.close": "rst",
+            "tls.client.server_name": BLOCKED, "destination.ip": t.SERVER_IP,
+            "destination.port": TLS_PORT, "source.ip": t.CLIENT_IP, "tls.established": False})
         # nginx never got a hello, so it logged nothing.
         time.sleep(0.3)
         self.assertEqual(rig.site.lines()[before_log:], [])
@@ -694,10 +631,7 @@ class LoopRefusal(_TransparentCase):
 
     @classmethod
     def setUpClass(cls):
-        rig = cls.rig = Rig(cls.addClassCleanup)
-        t = rig.topology
-        t.rule("iptables", "nat", "PREROUTING", cls.REDIRECT, "-i", "r0", "-p", "tcp",
-               "--dport", TLS_PORT, "-j", "REDIRECT", "--to-ports", PROXY_PORT)
+        rig, _ = cls.make_rig(redirect=cls.REDIRECT)
         cls.proxy = rig.proxy()
 
     def test_a_client_that_connects_to_the_proxy_itself_is_refused_and_the_next_is_served(self):
@@ -705,17 +639,12 @@ class LoopRefusal(_TransparentCase):
         # Straight to the proxy's port at the router's address: no rule matches it.
         curl = rig.curl(t.client, HOST, PROXY_PORT, t.CLIENT_GW)
         assert_reset(self, curl)
-        record = record_of(self, self.proxy, curl)
-        show("direct to the proxy", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "tlsglass.mode"), "transparent", ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertEqual(field(record, "destination.ip"), t.CLIENT_GW, ctx)
-        self.assertEqual(field(record, "destination.port"), PROXY_PORT, ctx)
-        self.assertEqual(field(record, "source.ip"), t.CLIENT_IP, ctx)
-        explanation = field(record, "tlsglass.explanation") or ""
-        self.assertIn(f"original destination {t.CLIENT_GW}:{PROXY_PORT} is the proxy itself",
-                      explanation, ctx)
+        self.assert_record_of(curl, "direct to the proxy", {
+            "tlsglass.mode": "transparent", "tlsglass.cause": "upstream_unreachable",
+            "destination.ip": t.CLIENT_GW, "destination.port": PROXY_PORT,
+            "source.ip": t.CLIENT_IP},
+            explanation_has=[f"original destination {t.CLIENT_GW}:{PROXY_PORT} is the proxy "
+                             f"itself"])
         # It is still there, and relays the next connection.
         self.assertTrue(self.proxy.running(), self.proxy.stderr())
         before_log = len(rig.site.lines())
@@ -740,11 +669,10 @@ class LoopRefusal(_TransparentCase):
             self.proxy.wait_records(before_records + 2, timeout=1)
         self.assertEqual(len(self.proxy.records()), before_records + 1, self.proxy.records())
         show("direct to an address added later", record)
-        ctx = f"\nrecord: {record}"
-        self.assertEqual(field(record, "destination.ip"), late, ctx)
-        self.assertEqual(field(record, "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertIn(f"original destination {late}:{PROXY_PORT} is the proxy itself",
-                      field(record, "tlsglass.explanation") or "", ctx)
+        self.assert_record(record, {"destination.ip": late,
+                                    "tlsglass.cause": "upstream_unreachable"},
+                           explanation_has=[f"original destination {late}:{PROXY_PORT} is the "
+                                            f"proxy itself"])
 
     def redirect_own_connection(self, proxy, port, comment):
         """A local client in the router (curl) and a local redirect to the proxy on `port`
@@ -769,13 +697,13 @@ class LoopRefusal(_TransparentCase):
         self.assertTrue(proxy.running(), proxy.stderr())
         return curl, records, redirected, ctx
 
-    def assert_refused_as_own(self, record, ctx):
+    def assert_refused_as_own(self, record, ctx, explanation_has=()):
         t = self.rig.topology
-        self.assertEqual(field(record, "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertEqual(field(record, "source.ip"), t.SERVER_GW, ctx)  # the proxy's socket
-        self.assertEqual(field(record, "destination.ip"), t.SERVER_IP, ctx)
-        self.assertEqual(field(record, "destination.port"), TLS_PORT, ctx)
-        self.assertIn("--upstream-mark", field(record, "tlsglass.explanation"), ctx)
+        self.assert_record(record, {"tlsglass.cause": "upstream_unreachable",
+                                    "source.ip": t.SERVER_GW,  # the proxy's socket
+                                    "destination.ip": t.SERVER_IP,
+                                    "destination.port": TLS_PORT},
+                           explanation_has=["--upstream-mark", *explanation_has], ctx=ctx)
 
     # One worker: the proxy's dial and the accept of what comes back run on one event loop,
     # in that order, so the first hop back is always caught. (With several workers, see the
@@ -790,13 +718,11 @@ class LoopRefusal(_TransparentCase):
         outer = [r for r in records if field(r, "source.port") == curl.local_port]
         inner = [r for r in records if field(r, "source.port") != curl.local_port]
         self.assertEqual((len(outer), len(inner)), (1, 1), ctx)
-        self.assert_refused_as_own(inner[0], ctx)
-        self.assertIn("redirected back to it", field(inner[0], "tlsglass.explanation"), ctx)
-        self.assertEqual(field(outer[0], "destination.ip"), self.rig.topology.SERVER_IP, ctx)
+        self.assert_refused_as_own(inner[0], ctx, explanation_has=["redirected back to it"])
         # The client's own record says why its connection failed: the loop, not the server.
-        self.assertEqual(field(outer[0], "tlsglass.cause"), "upstream_unreachable", ctx)
-        self.assertIn("was redirected back to the proxy itself",
-                      field(outer[0], "tlsglass.explanation"), ctx)
+        self.assert_record(outer[0], {"destination.ip": self.rig.topology.SERVER_IP,
+                                      "tlsglass.cause": "upstream_unreachable"},
+                           explanation_has=["was redirected back to the proxy itself"], ctx=ctx)
 
     # Two workers (the proxy here runs with 2): whichever accepts the redirected connection,
     # it finds the dialing socket already listed (src/proxy/upstream.cpp lists it under the
@@ -809,8 +735,8 @@ class LoopRefusal(_TransparentCase):
         self.assertEqual(len(records), 2, ctx)
         outer = [r for r in records if field(r, "source.port") == curl.local_port]
         self.assertEqual(len(outer), 1, ctx)
-        self.assertIn("was redirected back to the proxy itself",
-                      field(outer[0], "tlsglass.explanation") or "", ctx)
+        self.assert_record(outer[0], {},
+                           explanation_has=["was redirected back to the proxy itself"], ctx=ctx)
         refused = [r for r in records
                    if "redirected back to it" in (field(r, "tlsglass.explanation") or "")]
         self.assertEqual(len(refused), 1, ctx)
