@@ -70,6 +70,12 @@ class ProbeCerts(unittest.TestCase):
         self.assertEqual(len(records), 1, records)
         return records[0]
 
+    def records_of(self, proxy, n=1):
+        """The records once written - a record waits for its probe (at most 5 s), and a proxy
+        stopped before that writes it unprobed - then the proxy stopped."""
+        proxy.wait_records(n, timeout=30)
+        return support.stop_and_read(self, proxy)
+
     def test_expired_tls13_certificate_is_probed(self):
         server = support.start_server(self, support.OpensslServer, self.tmp, "-tls1_3",
                                       cert=self.expired)
@@ -77,7 +83,7 @@ class ProbeCerts(unittest.TestCase):
         result = curl_through(proxy, server)
         self.assertEqual(result.returncode, 60, result.stderr)
         self.assertIn("expired", result.stderr)
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(self.records_of(proxy))
         _, not_after = x509_dates(self.expired[0])
         self.assertEqual(field(record, "tls.version"), "1.3")
         self.assertEqual(field(record, "tlsglass.cause"), "cert_expired", record)
@@ -103,7 +109,7 @@ class ProbeCerts(unittest.TestCase):
              "--verify-hostname", HOST, "-p", str(proxy.port), LOOPBACK],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
         self.assertNotEqual(result.returncode, 0, result.stdout + result.stderr)
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(self.records_of(proxy))
         not_before, _ = x509_dates(self.notyet[0])
         self.assertEqual(field(record, "tlsglass.cause"), "cert_not_yet_valid", record)
         self.assertEqual(field(record, "tlsglass.certificate_source"), "probe")
@@ -119,7 +125,7 @@ class ProbeCerts(unittest.TestCase):
         result = curl_through(proxy, server)
         self.assertEqual(result.returncode, 60, result.stderr)
         self.assertIn(HOST, result.stderr)
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(self.records_of(proxy))
         self.assertEqual(field(record, "tlsglass.cause"), "hostname_mismatch", record)
         self.assertIs(field(record, "tlsglass.probe.covers_sni"), False)
         self.assertIn(WRONG_HOST, field(record, "tlsglass.explanation"))
@@ -131,7 +137,7 @@ class ProbeCerts(unittest.TestCase):
         for _ in range(3):
             result = curl_through(proxy, server, port=tap.port)
             self.assertEqual(result.returncode, 0, result.stderr)
-        records = support.stop_and_read(self, proxy)
+        records = self.records_of(proxy, 3)
         self.assertEqual(len(records), 3, records)
         for record in records:
             self.assertEqual(field(record, "tlsglass.cause"), "ok", record)
@@ -151,7 +157,7 @@ class ProbeCerts(unittest.TestCase):
         result = curl_through(proxy, server)
         self.assertEqual(result.returncode, 60, result.stderr)
         # s_server -naccept 1 has exited after curl's connection: the probe finds no server.
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(self.records_of(proxy))
         self.assertIn("connect", field(record, "tlsglass.probe.error", ""), record)
         self.assertIs(field(record, "tlsglass.probe.chain_used"), False)
         self.assertNotIn("certificate_source", record["tlsglass"])
@@ -196,7 +202,7 @@ class ProbeCerts(unittest.TestCase):
         self.assertEqual(result.returncode, 60, result.stderr)
         support.wait_until(lambda: held, 20, "the probe's connection")
         started = time.monotonic()
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(support.stop_and_read(self, proxy))  # the probe still runs
         self.assertLess(time.monotonic() - started, 2.5, "DESIGN.md: exit within 2 s")
         self.assertEqual(field(record, "tlsglass.probe.error"),
                          "the proxy stopped before the probe finished", record)
@@ -208,7 +214,7 @@ class ProbeCerts(unittest.TestCase):
                                       cert=self.expired)
         proxy = self.proxy()
         curl_through(proxy, server)
-        record = self.only_record(support.stop_and_read(self, proxy))
+        record = self.only_record(self.records_of(proxy))
         self.assertNotIn("probe", record["tlsglass"])
         self.assertIn("--probe-certs", field(record, "tlsglass.explanation"))
 
