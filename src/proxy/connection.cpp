@@ -160,6 +160,12 @@ void Connection::on_dial_failed(DialFailure failure) {
     // The capture shows the client talking to the address it could not reach.
     if (transcript_) transcript_->server = *last;
   }
+  if (failure.kind == DialFailure::Kind::loop && worker_.config().mode == Mode::sni &&
+      !parse_ip(target_.host)) {
+    // A hosts file or DNS that points the name at the proxy (how clients are sent to it)
+    // cannot also say where the name really lives.
+    failure.reason += fmt::format(": give its real address with --resolve {}=IP", target_.host);
+  }
   tell_client_unreachable(&failure, answer, failure.reason);
 }
 
