@@ -260,18 +260,7 @@ void endpoint_fields(JsonWriter& out, const trace::Endpoint& endpoint) {
   out.field("ip", endpoint.ip).field("port", endpoint.port);
 }
 
-}  // namespace
-
-std::string iso8601(trace::Timestamp at) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
-  const auto micros = (at - seconds).count();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", seconds, micros);
-}
-
-std::string to_json_line(const trace::HandshakeRecord& record) {
-  std::string line;
-  line.reserve(4096);
-  JsonWriter out(line);
+void record_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   out.begin_object();
   out.field("@timestamp", iso8601(record.timestamp));
   out.key("event").begin_object();
@@ -298,6 +287,22 @@ std::string to_json_line(const trace::HandshakeRecord& record) {
   tls_json(out, record);
   tlsglass_json(out, record);
   out.end_object();
+}
+
+}  // namespace
+
+std::string iso8601(trace::Timestamp at) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
+  const auto micros = (at - seconds).count();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", seconds, micros);
+}
+
+std::string to_json_line(const trace::HandshakeRecord& record) {
+  std::string line;
+  line.reserve(4096);
+  JsonWriter out(line);
+  record_json(out, record);
+  out.finish();
   return line;
 }
 
