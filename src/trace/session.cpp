@@ -107,7 +107,16 @@ class Session::Impl {
     return side == Side::client ? record_.bytes_client : record_.bytes_server;
   }
   std::optional<Side> expected_sender() const;
-  HandshakeRecord record() const;
+  HandshakeRecord record() const {
+    HandshakeRecord out = record_;
+    complete(out);
+    return out;
+  }
+  HandshakeRecord take_record() {
+    HandshakeRecord out = std::move(record_);
+    complete(out);
+    return out;
+  }
   void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
   void set_capture(std::string path) { record_.capture = std::move(path); }
   void on_gap(Side from, std::uint64_t missing, Timestamp at);
@@ -187,6 +196,9 @@ class Session::Impl {
   void check_established();
   void timeline_names_replace_last(const char* name);
   void problem(Side from, std::string what, std::size_t offset = 0);
+  // `out` (a copy of record_, or record_ itself moved out) with what is judged at the end:
+  // the duration, the probe's contribution, the verdict.
+  void complete(HandshakeRecord& out) const;
 
   SessionConfig config_;
   HandshakeRecord record_;
@@ -821,11 +833,10 @@ std::optional<Side> Session::Impl::expected_sender() const {
   return std::nullopt;
 }
 
-HandshakeRecord Session::Impl::record() const {
-  HandshakeRecord out = record_;
+void Session::Impl::complete(HandshakeRecord& out) const {
   if (evidence_.last_event_at && started_) {
     out.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          *evidence_.last_event_at - record_.timestamp)
+                          *evidence_.last_event_at - out.timestamp)
                           .count();
   }
   if (!out.server.chain.empty()) out.certificate_source = CertificateSource::wire;
@@ -863,7 +874,6 @@ HandshakeRecord Session::Impl::record() const {
     shape.at = *evidence_.client_hello_at;
     history->remember_ok(*out.destination, std::move(shape));
   }
-  return out;
 }
 
 Session::Session(SessionConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -900,5 +910,6 @@ bool Session::wants_bytes() const { return impl_->wants_bytes(); }
 std::optional<Side> Session::expected_sender() const { return impl_->expected_sender(); }
 std::uint64_t Session::bytes_from(Side side) const { return impl_->bytes_from(side); }
 HandshakeRecord Session::record() const { return impl_->record(); }
+HandshakeRecord Session::take_record() { return impl_->take_record(); }
 
 }  // namespace tlsglass::trace
