@@ -184,11 +184,10 @@ void FlowTracker::Impl::note_answerable(Sender& me, Sender& peer, const TcpSegme
   const std::uint32_t end = segment.seq + segment.payload_length + (syn ? 1 : 0) + (fin ? 1 : 0);
   if (!me.highest_end || seq_at_or_after(end, *me.highest_end)) me.highest_end = end;
   if (segment.flags & tcp_flag::ack) {
-    std::erase_if(me.unanswered,
-                  [&](std::uint32_t peer_end) { return seq_at_or_after(segment.ack, peer_end); });
+    me.unanswered.erase_if(
+        [&](std::uint32_t peer_end) { return seq_at_or_after(segment.ack, peer_end); });
   }
-  if (peer.unanswered.size() == kMaxUnanswered) peer.unanswered.pop_front();
-  peer.unanswered.push_back(end);
+  peer.unanswered.push_back(end);  // the oldest gives way when full
 }
 
 void FlowTracker::Impl::handle_syn(Flow& flow, std::size_t index, const TcpSegment& segment) {
@@ -291,8 +290,9 @@ void FlowTracker::Impl::try_start(Flow& flow, bool forced) {
 
 void FlowTracker::Impl::start(Flow& flow, std::size_t client, bool guessed) {
   flow.client = client;
-  flow.info.client = flow.senders[client].endpoint;
-  flow.info.server = flow.senders[1 - client].endpoint;
+  // The addresses become text here, once per connection.
+  flow.info.client = flow.senders[client].endpoint.endpoint();
+  flow.info.server = flow.senders[1 - client].endpoint.endpoint();
   flow.info.client_guessed = guessed;
   flow.started = true;
   flow.id = next_id_++;

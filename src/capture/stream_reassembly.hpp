@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -118,8 +119,10 @@ class StreamReassembly {
   std::uint64_t pending_gap_ = 0;
   std::uint64_t acknowledged_end_ = 0;  // stream offset the peer acknowledged up to  // skipped,
                                         // reported before the next bytes or at the end
-  // The last delivered bytes (since the last gap): byte at offset o is recent_[o % size].
-  std::vector<std::uint8_t> recent_;
+  // The last delivered bytes (since the last gap): byte at offset o is recent_[o % size], size
+  // being limits_.overlap_check_bytes. Allocated at the first bytes delivered and not zeroed:
+  // only what emit() wrote, from recent_begin_ on, is ever read.
+  std::unique_ptr<std::uint8_t[]> recent_;
   std::uint64_t recent_begin_ = 0;
 };
 

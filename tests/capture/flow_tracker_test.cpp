@@ -48,8 +48,8 @@ class Wire {
             Look look = {}) {
     capture::TcpSegment s;
     s.at = now();
-    s.source = from;
-    s.destination = to;
+    s.source = *capture::SocketAddress::parse(from);
+    s.destination = *capture::SocketAddress::parse(to);
     s.seq = seq;
     s.ack = ack;
     s.flags = flags;
