@@ -136,10 +136,10 @@ class RecordOutput {
   void write(const trace::HandshakeRecord& record) {
     ++causes_[std::string(trace::cause_name(record.cause))];
     if (json_) {
-      const std::string line = log::to_json_line(record);
-      if (std::fwrite(line.data(), 1, line.size(), json_) != line.size() ||
-          std::fputc('\n', json_) == EOF)
-        failed_ = true;
+      line_.clear();  // its buffer serves the next record
+      log::append_json_line(line_, record);
+      line_ += '\n';
+      if (std::fwrite(line_.data(), 1, line_.size(), json_) != line_.size()) failed_ = true;
     }
     if (!human_) return;
     std::string text = log::console_line(record, style_) + "\n";
@@ -181,6 +181,7 @@ class RecordOutput {
   log::ConsoleStyle style_;
   std::map<std::string, std::uint64_t> causes_;
   bool failed_ = false;
+  std::string line_;  // the JSON line being written
 };
 
 int usage(const std::string& reason) {

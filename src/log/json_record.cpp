@@ -300,10 +300,13 @@ std::string iso8601(trace::Timestamp at) {
 std::string to_json_line(const trace::HandshakeRecord& record) {
   std::string line;
   line.reserve(4096);
-  JsonWriter out(line);
-  record_json(out, record);
-  out.finish();
+  append_json_line(line, record);
   return line;
+}
+
+void append_json_line(std::string& out, const trace::HandshakeRecord& record) {
+  JsonWriter writer(out);
+  record_json(writer, record);
 }
 
 }  // namespace tlsglass::log

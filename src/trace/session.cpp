@@ -51,18 +51,19 @@ constexpr MessageName kMessageNames[] = {
     {24, "KeyUpdate"},          {25, "CompressedCertificate"},
 };
 
-std::string handshake_message_name(std::uint8_t type) {
+// The RFC name of a handshake message type; nullptr for a type without one.
+const char* handshake_message_name(std::uint8_t type) {
   for (const auto& entry : kMessageNames) {
     if (entry.type == type) return entry.name;
   }
-  return fmt::format("Handshake({})", type);
+  return nullptr;
 }
 
-std::string sslv2_message_name(std::uint8_t type) {
+const char* sslv2_message_name(std::uint8_t type) {
   // SSL 2.0 message types: 1 CLIENT-HELLO, 4 SERVER-HELLO.
   if (type == 1) return "ClientHello(SSLv2)";
   if (type == 4) return "ServerHello(SSLv2)";
-  return fmt::format("SSLv2({})", type);
+  return nullptr;
 }
 
 }  // namespace
@@ -174,7 +175,10 @@ class Session::Impl {
     return std::chrono::duration<double, std::milli>(at - record_.timestamp).count();
   }
   void touch(Timestamp at);
-  void note(std::string what);
+  void note(std::string_view what);
+  // `head`, the number in decimal, `tail`: "encrypted(" 1234 " bytes)".
+  void note(std::string_view head, std::uint64_t number, std::string_view tail);
+  bool start_note();
   void flush_read(Side from, Timestamp at);
   void add_timeline(Side from, Timestamp at, std::string what, bool always = false);
 
@@ -211,8 +215,12 @@ class Session::Impl {
   bool server_hello_done_ = false;
   PreludeKind prelude_kind_ = PreludeKind::none;
   Timestamp now_{};
-  std::vector<std::string> read_items_;  // what the current read completed
-  std::size_t read_items_dropped_ = 0;
+  // What the current read completed, as its timeline entry shows it: the items joined with
+  // commas, built in place (a string per item and a join cost more than the parsing).
+  std::string read_what_;
+  std::size_t read_items_ = 0;          // items in read_what_, at most kMaxReadItems
+  std::size_t read_last_item_at_ = 0;   // where the last one starts in read_what_
+  std::size_t read_items_dropped_ = 0;  // beyond kMaxReadItems: shown as ",+N more"
   std::optional<CertificateProbe> probe_;
 };
 
@@ -225,12 +233,26 @@ void Session::Impl::touch(Timestamp at) {
   evidence_.last_event_at = at;
 }
 
-void Session::Impl::note(std::string what) {
-  if (read_items_.size() < kMaxReadItems) {
-    read_items_.push_back(std::move(what));
-  } else {
+// Opens an item of the current read; false (and counted) when the read has all it can list.
+bool Session::Impl::start_note() {
+  if (read_items_ >= kMaxReadItems) {
     ++read_items_dropped_;
+    return false;
   }
+  if (!read_what_.empty()) read_what_ += ',';
+  read_last_item_at_ = read_what_.size();
+  ++read_items_;
+  return true;
+}
+
+void Session::Impl::note(std::string_view what) {
+  if (start_note()) read_what_ += what;
+}
+
+void Session::Impl::note(std::string_view head, std::uint64_t number, std::string_view tail) {
+  if (!start_note()) return;
+  const fmt::format_int digits(number);
+  read_what_.append(head).append(digits.data(), digits.size()).append(tail);
 }
 
 void Session::Impl::add_timeline(Side from, Timestamp at, std::string what, bool always) {
@@ -241,15 +263,14 @@ void Session::Impl::add_timeline(Side from, Timestamp at, std::string what, bool
 }
 
 void Session::Impl::flush_read(Side from, Timestamp at) {
-  if (read_items_.empty()) return;
-  std::string what;
-  for (const auto& item : read_items_) {
-    if (!what.empty()) what += ',';
-    what += item;
+  if (read_items_ == 0) return;
+  if (read_items_dropped_) {
+    const fmt::format_int dropped(read_items_dropped_);
+    read_what_.append(",+").append(dropped.data(), dropped.size()).append(" more");
   }
-  if (read_items_dropped_) what += fmt::format(",+{} more", read_items_dropped_);
-  read_items_.clear();
-  read_items_dropped_ = 0;
+  std::string what = std::move(read_what_);
+  read_what_.clear();
+  read_items_ = read_last_item_at_ = read_items_dropped_ = 0;
   add_timeline(from, at, std::move(what));
 }
 
@@ -446,7 +467,7 @@ void Session::Impl::problem(Side from, std::string what, std::size_t offset) {
 
 void Session::Impl::handle_record_error(Side from, tls::RecordError error, std::size_t offset) {
   problem(from, std::string(tls::record_error_name(error)), offset);
-  note(fmt::format("error({})", tls::record_error_name(error)));
+  if (start_note()) read_what_.append("error(").append(tls::record_error_name(error)) += ')';
   if (state(from).reader.failed()) {
     evidence_.record_layer_failed = from;
     // A stream that is not TLS from its first record is a peer that does not speak TLS.
@@ -457,7 +478,12 @@ void Session::Impl::handle_record_error(Side from, tls::RecordError error, std::
 }
 
 void Session::Impl::handle_handshake(Side from, const tls::HandshakeMessage& message) {
-  note(message.sslv2 ? sslv2_message_name(message.type) : handshake_message_name(message.type));
+  if (const char* name = message.sslv2 ? sslv2_message_name(message.type)
+                                       : handshake_message_name(message.type)) {
+    note(name);
+  } else {
+    note(message.sslv2 ? "SSLv2(" : "Handshake(", message.type, ")");
+  }
   if (from == Side::client) {
     if (message.type == static_cast<std::uint8_t>(HandshakeType::client_hello)) {
       handle_client_hello(message);
@@ -621,7 +647,9 @@ void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
 }
 
 void Session::Impl::timeline_names_replace_last(const char* name) {
-  if (!read_items_.empty()) read_items_.back() = name;
+  if (read_items_ == 0) return;
+  read_what_.resize(read_last_item_at_);
+  read_what_ += name;
 }
 
 void Session::Impl::handle_alert(Side from, const tls::AlertMessage& alert) {
@@ -677,11 +705,11 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
       }
     }
     if (type == tls::ContentType::alert) {
-      note(fmt::format("Alert(encrypted,{} bytes)", header.length));
+      note("Alert(encrypted,", header.length, " bytes)");
       push_encrypted_alert();
       return;
     }
-    note(fmt::format("encrypted({} bytes)", header.length));
+    note("encrypted(", header.length, " bytes)");
     if (type == tls::ContentType::application_data) {
       if (record_.server.legacy_version == 2 || (record_.client.sslv2 && record_.version == 2)) {
         // SSLv2: everything after SERVER-HELLO is encrypted; both sides speaking is the end
@@ -702,10 +730,10 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
   if (from == Side::server) {
     if (!evidence_.client_finished) {
       ++evidence_.server_encrypted_flight;
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
     } else {
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       if (!evidence_.server_finished) evidence_.server_finished = true;
       if (header.length >= kShortEncryptedRecord) evidence_.server_sent_data = true;
     }
@@ -713,23 +741,23 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
   }
   // Client: records before the server's flight are 0-RTT early data (RFC 8446 §4.2.10).
   if (evidence_.server_encrypted_flight == 0) {
-    note(fmt::format("early_data({} bytes)", header.length));
+    note("early_data(", header.length, " bytes)");
     return;
   }
   if (!evidence_.client_finished) {
     if (evidence_.client_post_flight_lengths.size() < kMaxRecordedLengths)
       evidence_.client_post_flight_lengths.push_back(header.length);
     if (header.length < kShortEncryptedRecord) {
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       return;  // an alert, or an empty client Certificate: the close will tell
     }
     evidence_.client_finished = true;
-    note(fmt::format("Finished(encrypted,{} bytes)", header.length));
+    note("Finished(encrypted,", header.length, " bytes)");
     if (record_.stage < Stage::client_finished) record_.stage = Stage::client_finished;
     check_established();
     return;
   }
-  note(fmt::format("encrypted({} bytes)", header.length));
+  note("encrypted(", header.length, " bytes)");
   if (header.length >= kShortEncryptedRecord) {
     evidence_.client_sent_data = true;
     record_.stage = Stage::application_data;
