@@ -43,7 +43,33 @@ void strings(JsonWriter& out, std::string_view key, const std::vector<std::strin
   out.end_array();
 }
 
-std::string date(std::chrono::sys_seconds at) { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", at); }
+// "2026-11-25T10:00:00" in UTC, by hand: fmt's chrono formatting parses its format and calls
+// the C library for each of a record's times. (fmt 9 also formats a system_clock time in local
+// time: the 'Z' these carry was wrong outside UTC.) Years of other widths go through fmt.
+std::string utc_text(std::chrono::sys_seconds at) {
+  const auto day = std::chrono::floor<std::chrono::days>(at);
+  const std::chrono::year_month_day date{day};
+  const int year = static_cast<int>(date.year());
+  const std::chrono::hh_mm_ss time{at - day};
+  if (year < 1000 || year > 9999) {
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(at)));
+  }
+  std::string text = "0000-00-00T00:00:00";
+  const auto put = [&text](std::size_t at, unsigned value, std::size_t digits) {
+    for (std::size_t i = digits; i-- > 0; value /= 10)
+      text[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<unsigned>(year), 4);
+  put(5, static_cast<unsigned>(date.month()), 2);
+  put(8, static_cast<unsigned>(date.day()), 2);
+  put(11, static_cast<unsigned>(time.hours().count()), 2);
+  put(14, static_cast<unsigned>(time.minutes().count()), 2);
+  put(17, static_cast<unsigned>(time.seconds().count()), 2);
+  return text;
+}
+
+std::string date(std::chrono::sys_seconds at) { return utc_text(at) + 'Z'; }
 
 double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
@@ -293,8 +319,11 @@ void record_json(JsonWriter& out, const trace::HandshakeRecord& record) {
 
 std::string iso8601(trace::Timestamp at) {
   const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
-  const auto micros = (at - seconds).count();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", seconds, micros);
+  auto micros = static_cast<unsigned>((at - seconds).count());
+  std::string text = utc_text(seconds) + ".000000Z";
+  for (std::size_t i = text.size() - 2; micros > 0; --i, micros /= 10)
+    text[i] = static_cast<char>('0' + micros % 10);
+  return text;
 }
 
 std::string to_json_line(const trace::HandshakeRecord& record) {
