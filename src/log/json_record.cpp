@@ -22,9 +22,9 @@ void names(JsonWriter& out, std::string_view key, Registry registry,
   for (auto code : codes) {
     // The registry's own name, without a copy; GREASE and unknown code points as name_of says.
     if (auto name = tls::lookup(registry, code); name && !tls::is_grease(code)) {
-      out.value(*name);
+      out.ascii(*name);
     } else {
-      out.value(tls::name_of(registry, code));
+      out.ascii(tls::name_of(registry, code));
     }
   }
   out.end_array();
@@ -33,7 +33,7 @@ void names(JsonWriter& out, std::string_view key, Registry registry,
 void version_names(JsonWriter& out, std::string_view key,
                    const std::vector<std::uint16_t>& versions) {
   out.key(key).begin_array();
-  for (auto version : versions) out.value(tls::version_name(version));
+  for (auto version : versions) out.ascii(tls::version_name(version));
   out.end_array();
 }
 

@@ -75,17 +75,7 @@ bool JsonWriter::plain(std::string_view text) {
 
 JsonWriter& JsonWriter::value(std::string_view text) {
   // Most of a record is registry names and hex, with nothing to escape: it goes out as it is.
-  if (plain(text)) {
-    char* at = room(text.size() + 3);
-    if (comma_due_) *at++ = ',';
-    *at++ = '"';
-    std::memcpy(at, text.data(), text.size());
-    at += text.size();
-    *at++ = '"';
-    cursor_ = at;
-    comma_due_ = true;
-    return *this;
-  }
+  if (plain(text)) return ascii(text);
   // Anything else is nlohmann's to escape: serializer::dump appends the string value quoted
   // and escaped to out_, which must end where the text does for that.
   if (comma_due_) {

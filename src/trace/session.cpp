@@ -561,31 +561,30 @@ void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
                             : ""));
   }
   ClientSide& client = record_.client;
+  // The fingerprints first: what they read of `hello` is then moved into the record.
+  tls::Ja3 ja3 = tls::ja3(hello);
+  client.ja3 = std::move(ja3.hash);
+  client.ja3_string = std::move(ja3.full);
+  if (!hello.sslv2) {
+    tls::Ja4 ja4 = tls::ja4(hello, 't', tls::Ja4Forms::sorted);
+    client.ja4 = std::move(ja4.ja4);
+    client.ja4_r = std::move(ja4.ja4_r);
+  }
   client.sslv2 = hello.sslv2;
   client.legacy_version = hello.legacy_version;
-  client.server_name = hello.server_name;
-  if (hello.server_name && !record_.destination_domain) record_.destination_domain = hello.server_name;
   if (hello.server_name) record_.destination_domain = hello.server_name;
-  client.cipher_suites = hello.cipher_suites;
-  client.supported_versions = hello.supported_versions;
-  client.supported_groups = hello.supported_groups;
+  client.server_name = std::move(hello.server_name);
+  client.cipher_suites = std::move(hello.cipher_suites);
+  client.supported_groups = std::move(hello.supported_groups);
+  client.key_share_groups.reserve(hello.key_shares.size());
   for (const auto& share : hello.key_shares) client.key_share_groups.push_back(share.group);
-  client.signature_algorithms = hello.signature_algorithms;
-  client.alpn = hello.alpn;
-  client.extensions = hello.extensions;
+  client.signature_algorithms = std::move(hello.signature_algorithms);
+  client.alpn = std::move(hello.alpn);
+  client.extensions = std::move(hello.extensions);
   client.hello_bytes = message.length + (message.sslv2 ? 1 : 4);
   client.hello_records = message.records;
   client.ech = hello.ech;
-  client_session_id_ = hello.session_id;
-
-  const tls::Ja3 ja3 = tls::ja3(hello);
-  client.ja3 = ja3.hash;
-  client.ja3_string = ja3.full;
-  if (!hello.sslv2) {
-    const tls::Ja4 ja4 = tls::ja4(hello, 't', tls::Ja4Forms::sorted);
-    client.ja4 = ja4.ja4;
-    client.ja4_r = ja4.ja4_r;
-  }
+  client_session_id_ = std::move(hello.session_id);
 
   // The range the client can accept: supported_versions (RFC 8446 §4.2.1) when present,
   // else everything up to legacy_version.
@@ -601,6 +600,7 @@ void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
   } else {
     evidence_.client_max_version = hello.sslv2 ? hello.legacy_version : hello.legacy_version;
   }
+  client.supported_versions = std::move(hello.supported_versions);
 }
 
 void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
@@ -623,12 +623,12 @@ void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
   const std::uint16_t version = hello.negotiated_version();
   record_.version = version;
   record_.server.legacy_version = hello.legacy_version;
-  record_.server.extensions = hello.extensions;
+  tls::Ja3 ja3s = tls::ja3s(hello);
+  record_.server.ja3s = std::move(ja3s.hash);
+  record_.server.ja3s_string = std::move(ja3s.full);
+  record_.server.extensions = std::move(hello.extensions);
   if (!hello.sslv2) record_.cipher = hello.cipher_suite;
-  if (hello.alpn) record_.next_protocol = hello.alpn;
-  const tls::Ja3 ja3s = tls::ja3s(hello);
-  record_.server.ja3s = ja3s.hash;
-  record_.server.ja3s_string = ja3s.full;
+  if (hello.alpn) record_.next_protocol = std::move(hello.alpn);
   evidence_.tls13 = is_tls13(version);
   if (evidence_.tls13) {
     if (hello.key_share_group) record_.curve = hello.key_share_group;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tlsglass/log/json_writer.hpp"
+#include "tlsglass/tls/registry.hpp"
 
 using namespace tlsglass;
 
@@ -54,4 +55,25 @@ TEST_CASE("the string holds exactly the text once the writer finishes, however l
   const auto parsed = nlohmann::json::parse(out.substr(7));
   CHECK(parsed.size() == 4000);
   CHECK(parsed[3999] == 2.0);
+}
+
+TEST_CASE("every name a registry gives is plain, so ascii() may write it unchecked") {
+  using tls::Registry;
+  for (const auto registry :
+       {Registry::cipher_suite, Registry::named_group, Registry::signature_scheme,
+        Registry::extension, Registry::alert, Registry::handshake_type, Registry::content_type,
+        Registry::ec_point_format, Registry::psk_key_exchange_mode,
+        Registry::certificate_compression}) {
+    for (unsigned code = 0; code <= 0xffff; ++code) {
+      const auto value = static_cast<std::uint16_t>(code);
+      if (const auto name = tls::lookup(registry, value)) CHECK(log::JsonWriter::plain(*name));
+      if (!log::JsonWriter::plain(tls::name_of(registry, value))) {
+        FAIL("registry " << static_cast<int>(registry) << " code " << code);
+      }
+    }
+  }
+  for (unsigned version = 0; version <= 0xffff; ++version) {
+    if (!log::JsonWriter::plain(tls::version_name(static_cast<std::uint16_t>(version))))
+      FAIL("version " << version);
+  }
 }

@@ -48,6 +48,20 @@ class JsonWriter {
   JsonWriter& value(std::string_view text);
   JsonWriter& value(const std::string& text) { return value(std::string_view(text)); }
   JsonWriter& value(const char* text) { return value(std::string_view(text)); }
+  // A string of ours that is plain by construction (a registry or version name, hex digits):
+  // written without the look value() takes at every byte. tests/log/json_writer_test.cpp
+  // checks that every name the registries give is plain.
+  JsonWriter& ascii(std::string_view text) {
+    char* at = room(text.size() + 3);
+    if (comma_due_) *at++ = ',';
+    *at++ = '"';
+    std::memcpy(at, text.data(), text.size());
+    at += text.size();
+    *at++ = '"';
+    cursor_ = at;
+    comma_due_ = true;
+    return *this;
+  }
   // A string a peer controls: invalid UTF-8 bytes are written as the text "\xNN"
   // (log::valid_utf8), then escaped as any string.
   JsonWriter& peer_text(std::string_view text);
