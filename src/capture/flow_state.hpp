@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -149,12 +148,42 @@ struct Flow {
   bool closed = false;  // FIN both ways, or an RST: a new SYN is a new connection
   std::uint32_t conflicts_reported = 0;
   std::vector<PendingConflict> pending_conflicts;  // found before the start
-  std::list<Flow*>::iterator recency;
+  Flow* newer = nullptr;  // neighbours in the tracker's RecencyList
+  Flow* older = nullptr;
 
   std::size_t index_of(const SocketAddress& source) const {
     return senders[0].endpoint == source ? 0 : 1;
   }
   Side side_of(std::size_t index) const { return index == *client ? Side::client : Side::server; }
+};
+
+// The flows, most recently seen first: the oldest is the one evicted. Linked through the flows
+// themselves - touched at every packet, so no list nodes of its own to allocate and chase.
+class RecencyList {
+ public:
+  bool empty() const { return newest_ == nullptr; }
+  Flow* oldest() const { return oldest_; }
+  void push_front(Flow& flow) {
+    flow.older = newest_;
+    flow.newer = nullptr;
+    (newest_ ? newest_->newer : oldest_) = &flow;
+    newest_ = &flow;
+  }
+  void remove(Flow& flow) {
+    (flow.newer ? flow.newer->older : newest_) = flow.older;
+    (flow.older ? flow.older->newer : oldest_) = flow.newer;
+    flow.newer = flow.older = nullptr;
+  }
+  void move_to_front(Flow& flow) {
+    if (newest_ == &flow) return;
+    remove(flow);
+    push_front(flow);
+  }
+  void clear() { newest_ = oldest_ = nullptr; }
+
+ private:
+  Flow* newest_ = nullptr;
+  Flow* oldest_ = nullptr;
 };
 
 }  // namespace tlsglass::capture::tracking

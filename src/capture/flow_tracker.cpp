@@ -79,8 +79,9 @@ class FlowTracker::Impl {
   FlowEvents& events_;
   FlowLimits limits_;
   TrackerStats stats_;
-  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
-  std::list<Flow*> recency_;  // most recently seen first
+  // Flows live in the map's nodes (which do not move): one allocation per connection.
+  std::unordered_map<FlowKey, Flow, FlowKeyHash> flows_;
+  RecencyList recency_;
   FlowId next_id_ = 1;
   std::uint64_t created_ = 0;
 };
@@ -91,13 +92,13 @@ void FlowTracker::Impl::on_segment(const TcpSegment& segment) {
   auto found = flows_.find(key);
   const bool syn_only =
       (segment.flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
-  if (found != flows_.end() && syn_only && starts_new_connection(*found->second, segment)) {
-    end_flow(*found->second, segment.at, false);
-    erase(*found->second);
+  if (found != flows_.end() && syn_only && starts_new_connection(found->second, segment)) {
+    end_flow(found->second, segment.at, false);
+    erase(found->second);
     found = flows_.end();
   }
-  Flow& flow = found != flows_.end() ? *found->second : create(std::move(key), segment);
-  recency_.splice(recency_.begin(), recency_, flow.recency);
+  Flow& flow = found != flows_.end() ? found->second : create(key, segment);
+  recency_.move_to_front(flow);
   process(flow, segment);
 }
 
@@ -119,22 +120,19 @@ bool FlowTracker::Impl::starts_new_connection(const Flow& flow, const TcpSegment
 
 Flow& FlowTracker::Impl::create(FlowKey key, const TcpSegment& segment) {
   if (limits_.max_flows > 0 && flows_.size() >= limits_.max_flows && !recency_.empty()) {
-    Flow& oldest = *recency_.back();
+    Flow& oldest = *recency_.oldest();
     ++stats_.evicted;
     end_flow(oldest, segment.at, true);
     erase(oldest);
   }
-  auto flow = std::make_unique<Flow>(key, segment, created_++, stream_limits());
-  recency_.push_front(flow.get());
-  flow->recency = recency_.begin();
-  for (auto& sender : flow->senders) sender.stream.set_holding(true);
-  Flow& out = *flow;
-  flows_.emplace(std::move(key), std::move(flow));
-  return out;
+  Flow& flow = flows_.try_emplace(key, key, segment, created_++, stream_limits()).first->second;
+  recency_.push_front(flow);
+  for (auto& sender : flow.senders) sender.stream.set_holding(true);
+  return flow;
 }
 
 void FlowTracker::Impl::erase(Flow& flow) {
-  recency_.erase(flow.recency);
+  recency_.remove(flow);
   flows_.erase(flows_.find(flow.key));  // destroys `flow`
 }
 
@@ -407,7 +405,7 @@ void FlowTracker::Impl::end_flow(Flow& flow, Timestamp at, bool evicted) {
 void FlowTracker::Impl::finish(Timestamp at) {
   std::vector<Flow*> order;
   order.reserve(flows_.size());
-  for (auto& [key, flow] : flows_) order.push_back(flow.get());
+  for (auto& [key, flow] : flows_) order.push_back(&flow);
   // Started flows in the order they started, then the others in the order they were seen.
   std::sort(order.begin(), order.end(), [](const Flow* a, const Flow* b) {
     if (a->started != b->started) return a->started;
