@@ -71,22 +71,6 @@ inline FlowKey key_of(const SocketAddress& a, const SocketAddress& b) {
   return a <= b ? FlowKey{a, b} : FlowKey{b, a};
 }
 
-struct FlowKeyHash {
-  std::size_t operator()(const FlowKey& key) const {
-    // FNV-1a over both endpoints' bytes: cheap, and every byte reaches the low bits the
-    // table's buckets are picked by.
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    const auto mix = [&h](const SocketAddress& end) {
-      for (const std::uint8_t byte : end.ip.bytes()) h = (h ^ byte) * 0x100000001b3ULL;
-      h = (h ^ (end.port & 0xff)) * 0x100000001b3ULL;
-      h = (h ^ (end.port >> 8)) * 0x100000001b3ULL;
-    };
-    mix(key.low);
-    mix(key.high);
-    return static_cast<std::size_t>(h);
-  }
-};
-
 // The first segment with payload a side sent, and how often it was sent again.
 struct FirstPayload {
   std::uint32_t seq = 0, length = 0;

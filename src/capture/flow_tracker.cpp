@@ -2,10 +2,10 @@
 // direction reassembled by StreamReassembly, resets judged by reset_evidence, the client
 // found by client_side.
 #include <algorithm>
-#include <unordered_map>
 
 #include "client_side.hpp"
 #include "flow_state.hpp"
+#include "flow_table.hpp"
 #include "tlsglass/capture/tcp_flows.hpp"
 
 namespace tlsglass::capture {
@@ -79,8 +79,7 @@ class FlowTracker::Impl {
   FlowEvents& events_;
   FlowLimits limits_;
   TrackerStats stats_;
-  // Flows live in the map's nodes (which do not move): one allocation per connection.
-  std::unordered_map<FlowKey, Flow, FlowKeyHash> flows_;
+  FlowTable flows_;
   RecencyList recency_;
   FlowId next_id_ = 1;
   std::uint64_t created_ = 0;
@@ -89,15 +88,15 @@ class FlowTracker::Impl {
 void FlowTracker::Impl::on_segment(const TcpSegment& segment) {
   ++stats_.segments;
   FlowKey key = key_of(segment.source, segment.destination);
-  auto found = flows_.find(key);
+  Flow* found = flows_.find(key);
   const bool syn_only =
       (segment.flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
-  if (found != flows_.end() && syn_only && starts_new_connection(found->second, segment)) {
-    end_flow(found->second, segment.at, false);
-    erase(found->second);
-    found = flows_.end();
+  if (found && syn_only && starts_new_connection(*found, segment)) {
+    end_flow(*found, segment.at, false);
+    erase(*found);
+    found = nullptr;
   }
-  Flow& flow = found != flows_.end() ? found->second : create(key, segment);
+  Flow& flow = found ? *found : create(key, segment);
   recency_.move_to_front(flow);
   process(flow, segment);
 }
@@ -125,7 +124,7 @@ Flow& FlowTracker::Impl::create(FlowKey key, const TcpSegment& segment) {
     end_flow(oldest, segment.at, true);
     erase(oldest);
   }
-  Flow& flow = flows_.try_emplace(key, key, segment, created_++, stream_limits()).first->second;
+  Flow& flow = flows_.insert(std::make_unique<Flow>(key, segment, created_++, stream_limits()));
   recency_.push_front(flow);
   for (auto& sender : flow.senders) sender.stream.set_holding(true);
   return flow;
@@ -133,7 +132,7 @@ Flow& FlowTracker::Impl::create(FlowKey key, const TcpSegment& segment) {
 
 void FlowTracker::Impl::erase(Flow& flow) {
   recency_.remove(flow);
-  flows_.erase(flows_.find(flow.key));  // destroys `flow`
+  flows_.erase(flow);  // destroys `flow`
 }
 
 void FlowTracker::Impl::process(Flow& flow, const TcpSegment& segment) {
@@ -405,7 +404,7 @@ void FlowTracker::Impl::end_flow(Flow& flow, Timestamp at, bool evicted) {
 void FlowTracker::Impl::finish(Timestamp at) {
   std::vector<Flow*> order;
   order.reserve(flows_.size());
-  for (auto& [key, flow] : flows_) order.push_back(&flow);
+  flows_.for_each([&order](Flow& flow) { order.push_back(&flow); });
   // Started flows in the order they started, then the others in the order they were seen.
   std::sort(order.begin(), order.end(), [](const Flow* a, const Flow* b) {
     if (a->started != b->started) return a->started;

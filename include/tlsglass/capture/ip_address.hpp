@@ -6,6 +6,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,20 @@ class IpAddress {
   // Dotted quad for IPv4, RFC 5952 form for IPv6 (inet_ntop's), "" for the empty address.
   std::string text() const;
 
+  // For hash tables: every byte and the family count, and every bit of the result depends on
+  // them (splitmix64's finalizer).
+  std::uint64_t hash() const {
+    std::uint64_t front = 0, back = 0;
+    std::memcpy(&front, bytes_.data(), 8);
+    std::memcpy(&back, bytes_.data() + 8, 8);
+    return mix(mix(front ^ length_) ^ back);
+  }
+  static constexpr std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
   auto operator<=>(const IpAddress&) const = default;
   bool operator==(const IpAddress&) const = default;
 
@@ -44,6 +59,7 @@ struct SocketAddress {
   // A record's endpoint (text address) as a segment's; nullopt when the text is no address.
   static std::optional<SocketAddress> parse(const trace::Endpoint& endpoint);
   trace::Endpoint endpoint() const { return {ip.text(), port}; }
+  std::uint64_t hash() const { return IpAddress::mix(ip.hash() + port); }
 
   auto operator<=>(const SocketAddress&) const = default;
   bool operator==(const SocketAddress&) const = default;
