@@ -34,8 +34,12 @@ void JsonWriter::finish() {
 
 void JsonWriter::grow(std::size_t n) {
   const auto used = static_cast<std::size_t>(cursor_ - out_.data());
-  // The string's own capacity first (a caller's reserve()), then doubling.
-  out_.resize(std::max({out_.capacity(), used + n, 2 * out_.size()}));
+  // Within the string's capacity (a caller's reserve(), a buffer reused for many records) a
+  // step at a time: resize() zeroes what it adds. Beyond it, doubling.
+  constexpr std::size_t kStep = 4096;
+  const std::size_t step = std::max(n, kStep);
+  out_.resize(used + step <= out_.capacity() ? used + step
+                                             : std::max(used + n, 2 * out_.capacity()));
   cursor_ = out_.data() + used;
   end_ = out_.data() + out_.size();
 }
