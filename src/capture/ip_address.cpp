@@ -2,14 +2,20 @@
 
 #include <arpa/inet.h>
 
-#include <algorithm>
+#include <cstring>
 
 namespace tlsglass::capture {
 
 IpAddress IpAddress::from_bytes(tls::Bytes bytes) {
+  // Copies of a constant size: the decoder makes two addresses per packet.
   IpAddress address;
-  if (bytes.size() != 4 && bytes.size() != 16) return address;
-  std::copy(bytes.begin(), bytes.end(), address.bytes_.begin());
+  if (bytes.size() == 4) {
+    std::memcpy(address.bytes_.data(), bytes.data(), 4);
+  } else if (bytes.size() == 16) {
+    std::memcpy(address.bytes_.data(), bytes.data(), 16);
+  } else {
+    return address;
+  }
   address.length_ = static_cast<std::uint8_t>(bytes.size());
   return address;
 }

@@ -187,6 +187,8 @@ class Session::Impl {
   void after_connect_head(Side from);
   bool refused_connect(tls::Bytes head);
   void start_tls(Side from, std::size_t prelude_length);
+  // TLS starts at `start` (after `prelude_length` bytes of prelude): parsed from there.
+  void begin_tls(Side from, std::size_t prelude_length, tls::Bytes start);
   void mark_not_tls(Side from);
   void extend_quote(Side from, tls::Bytes bytes);
 
@@ -240,6 +242,8 @@ bool Session::Impl::start_note() {
     return false;
   }
   if (!read_what_.empty()) read_what_ += ',';
+  // A second item seldom fits the string's inline bytes: room for a few at once.
+  if (read_items_ == 1) read_what_.reserve(64);
   read_last_item_at_ = read_what_.size();
   ++read_items_;
   return true;
@@ -305,6 +309,13 @@ void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
     case Phase::unknown:
     case Phase::prelude:
       break;
+  }
+  // The usual start: a first read that opens TLS at its first byte is parsed where it lies,
+  // not kept aside first (what follows does the same with a copy).
+  if (side.phase == Phase::unknown && side.pending.empty() &&
+      bytes.size() <= config_.limits.max_prelude && classify_start(bytes) == StartVerdict::tls) {
+    begin_tls(from, 0, bytes);
+    return;
   }
   // Keep the first bytes (bounded) until we know whether, and where, TLS starts.
   const std::size_t room = config_.limits.max_prelude - side.pending.size();
@@ -406,13 +417,16 @@ bool Session::Impl::refused_connect(tls::Bytes head) {
 
 void Session::Impl::start_tls(Side from, std::size_t prelude_length) {
   SideState& side = state(from);
-  side.phase = Phase::tls;
-  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
-      static_cast<std::uint32_t>(prelude_length);
   std::vector<std::uint8_t> bytes = std::move(side.pending);
   side.pending.clear();
   side.pending.shrink_to_fit();
-  const tls::Bytes start = tls::Bytes(bytes).subspan(prelude_length);
+  begin_tls(from, prelude_length, tls::Bytes(bytes).subspan(prelude_length));
+}
+
+void Session::Impl::begin_tls(Side from, std::size_t prelude_length, tls::Bytes start) {
+  state(from).phase = Phase::tls;
+  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
+      static_cast<std::uint32_t>(prelude_length);
   // RFC 8446 §5.1, §4: record header (type 22), then the handshake header (type 1, 24-bit
   // length) - how long the ClientHello will be, known from its first segment.
   if (from == Side::client && start.size() >= 9 && start[0] == 22 && start[5] == 1) {
