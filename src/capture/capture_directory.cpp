@@ -34,8 +34,10 @@ std::string capture_file_name(const std::string& dir, const trace::HandshakeReco
   const auto micros = (record.timestamp - seconds).count();
   std::string who = record.client.server_name.value_or(
       record.destination ? record.destination->ip : record.destination_domain.value_or("unknown"));
-  return fmt::format("{}/{:%Y%m%dT%H%M%S}.{:06d}Z_{}_{}.pcap", dir, seconds, micros, record.conn,
-                     file_safe(who));
+  // The UTC time (fmt 9 formats a system_clock time in local time).
+  return fmt::format("{}/{:%Y%m%dT%H%M%S}.{:06d}Z_{}_{}.pcap", dir,
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(seconds)), micros,
+                     record.conn, file_safe(who));
 }
 
 std::unique_ptr<CaptureDirectory> CaptureDirectory::open(const std::string& dir, CaptureMode mode,

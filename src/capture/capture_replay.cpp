@@ -123,7 +123,7 @@ class SessionFeeder : public FlowEvents {
   void write(Flow& entry) {
     entry.written = true;
     ReplayedConnection done;
-    done.record = entry.session->record();
+    done.record = entry.session->take_record();
     done.client_bytes = std::move(entry.client_bytes);
     entry.session.reset();  // nothing more is read for this flow
     if (config_.on_connection) config_.on_connection(std::move(done));

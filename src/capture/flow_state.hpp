@@ -3,11 +3,10 @@
 // packets, its RST). Private to capture/.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +17,6 @@
 
 namespace tlsglass::capture::tracking {
 
-using trace::Endpoint;
 using trace::Side;
 using trace::Timestamp;
 
@@ -34,27 +32,44 @@ constexpr std::size_t kMaxUnanswered = 64;
 // several, see Sender::syn_ack_isns).
 constexpr std::size_t kMaxSynAckIsns = 4;
 
-// Both directions of a connection map to one key: the endpoints in a fixed order.
+// Where the peer's unanswered packets end, oldest first, at most kMaxUnanswered (the oldest
+// gives way). In the flow itself, not on the heap as a deque's blocks would be: a connection
+// has one of these per side, and most hold one or two entries.
+class UnansweredEnds {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  void push_back(std::uint32_t end) {
+    if (size_ == kMaxUnanswered) pop_front();
+    ends_[size_++] = end;
+  }
+  void pop_front() {
+    if (size_ == 0) return;
+    std::copy(ends_.begin() + 1, ends_.begin() + size_, ends_.begin());
+    --size_;
+  }
+  // Drops the ends `answered` says an ACK covers, keeping the order of the others.
+  template <typename Answered>
+  void erase_if(Answered answered) {
+    size_ = static_cast<std::size_t>(
+        std::remove_if(ends_.begin(), ends_.begin() + size_, answered) - ends_.begin());
+  }
+
+ private:
+  std::array<std::uint32_t, kMaxUnanswered> ends_{};
+  std::size_t size_ = 0;
+};
+
+// Both directions of a connection map to one key: the endpoints in a fixed order, as the
+// packets carry them (no text: this is looked up for every packet).
 struct FlowKey {
-  std::string low_ip, high_ip;
-  std::uint16_t low_port = 0, high_port = 0;
+  SocketAddress low, high;
   bool operator==(const FlowKey&) const = default;
 };
 
-inline FlowKey key_of(const Endpoint& a, const Endpoint& b) {
-  const bool a_low = a.ip != b.ip ? a.ip < b.ip : a.port <= b.port;
-  const Endpoint& low = a_low ? a : b;
-  const Endpoint& high = a_low ? b : a;
-  return {low.ip, high.ip, low.port, high.port};
+inline FlowKey key_of(const SocketAddress& a, const SocketAddress& b) {
+  return a <= b ? FlowKey{a, b} : FlowKey{b, a};
 }
-
-struct FlowKeyHash {
-  std::size_t operator()(const FlowKey& key) const {
-    const std::hash<std::string> text;
-    std::size_t h = text(key.low_ip) * 31 + text(key.high_ip);
-    return h * 131 + (static_cast<std::size_t>(key.low_port) << 16 | key.high_port);
-  }
-};
 
 // The first segment with payload a side sent, and how often it was sent again.
 struct FirstPayload {
@@ -67,9 +82,8 @@ struct FirstPayload {
 
 // One endpoint of a flow, and what it sent.
 struct Sender {
-  Sender(Endpoint who, StreamReassembly::Limits limits)
-      : endpoint(std::move(who)), stream(limits) {}
-  Endpoint endpoint;
+  Sender(SocketAddress who, StreamReassembly::Limits limits) : endpoint(who), stream(limits) {}
+  SocketAddress endpoint;
   StreamReassembly stream;
   PacketLook look;                       // its packets but RSTs
   std::optional<std::uint32_t> syn_isn;  // its SYN (without ACK)
@@ -82,8 +96,8 @@ struct Sender {
   bool sent_fin = false;
   // Where the peer's packets that this side has not acknowledged end (in the peer's sequence
   // space; oldest first): each may draw one RST from a stack that no longer has the
-  // connection, so an RST beyond those is unprompted. Bounded by kMaxUnanswered.
-  std::deque<std::uint32_t> unanswered;
+  // connection, so an RST beyond those is unprompted.
+  UnansweredEnds unanswered;
   std::optional<std::uint32_t> highest_end;  // past its last sequence number seen, RSTs aside
   std::optional<ResetFacts> reset;           // its first RST
 
@@ -118,12 +132,42 @@ struct Flow {
   bool closed = false;  // FIN both ways, or an RST: a new SYN is a new connection
   std::uint32_t conflicts_reported = 0;
   std::vector<PendingConflict> pending_conflicts;  // found before the start
-  std::list<Flow*>::iterator recency;
+  Flow* newer = nullptr;  // neighbours in the tracker's RecencyList
+  Flow* older = nullptr;
 
-  std::size_t index_of(const Endpoint& source) const {
-    return senders[0].endpoint.ip == source.ip && senders[0].endpoint.port == source.port ? 0 : 1;
+  std::size_t index_of(const SocketAddress& source) const {
+    return senders[0].endpoint == source ? 0 : 1;
   }
   Side side_of(std::size_t index) const { return index == *client ? Side::client : Side::server; }
+};
+
+// The flows, most recently seen first: the oldest is the one evicted. Linked through the flows
+// themselves - touched at every packet, so no list nodes of its own to allocate and chase.
+class RecencyList {
+ public:
+  bool empty() const { return newest_ == nullptr; }
+  Flow* oldest() const { return oldest_; }
+  void push_front(Flow& flow) {
+    flow.older = newest_;
+    flow.newer = nullptr;
+    (newest_ ? newest_->newer : oldest_) = &flow;
+    newest_ = &flow;
+  }
+  void remove(Flow& flow) {
+    (flow.newer ? flow.newer->older : newest_) = flow.older;
+    (flow.older ? flow.older->newer : oldest_) = flow.newer;
+    flow.newer = flow.older = nullptr;
+  }
+  void move_to_front(Flow& flow) {
+    if (newest_ == &flow) return;
+    remove(flow);
+    push_front(flow);
+  }
+  void clear() { newest_ = oldest_ = nullptr; }
+
+ private:
+  Flow* newest_ = nullptr;
+  Flow* oldest_ = nullptr;
 };
 
 }  // namespace tlsglass::capture::tracking

@@ -2,10 +2,10 @@
 // direction reassembled by StreamReassembly, resets judged by reset_evidence, the client
 // found by client_side.
 #include <algorithm>
-#include <unordered_map>
 
 #include "client_side.hpp"
 #include "flow_state.hpp"
+#include "flow_table.hpp"
 #include "tlsglass/capture/tcp_flows.hpp"
 
 namespace tlsglass::capture {
@@ -79,8 +79,8 @@ class FlowTracker::Impl {
   FlowEvents& events_;
   FlowLimits limits_;
   TrackerStats stats_;
-  std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
-  std::list<Flow*> recency_;  // most recently seen first
+  FlowTable flows_;
+  RecencyList recency_;
   FlowId next_id_ = 1;
   std::uint64_t created_ = 0;
 };
@@ -88,16 +88,16 @@ class FlowTracker::Impl {
 void FlowTracker::Impl::on_segment(const TcpSegment& segment) {
   ++stats_.segments;
   FlowKey key = key_of(segment.source, segment.destination);
-  auto found = flows_.find(key);
+  Flow* found = flows_.find(key);
   const bool syn_only =
       (segment.flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
-  if (found != flows_.end() && syn_only && starts_new_connection(*found->second, segment)) {
-    end_flow(*found->second, segment.at, false);
-    erase(*found->second);
-    found = flows_.end();
+  if (found && syn_only && starts_new_connection(*found, segment)) {
+    end_flow(*found, segment.at, false);
+    erase(*found);
+    found = nullptr;
   }
-  Flow& flow = found != flows_.end() ? *found->second : create(std::move(key), segment);
-  recency_.splice(recency_.begin(), recency_, flow.recency);
+  Flow& flow = found ? *found : create(key, segment);
+  recency_.move_to_front(flow);
   process(flow, segment);
 }
 
@@ -119,23 +119,20 @@ bool FlowTracker::Impl::starts_new_connection(const Flow& flow, const TcpSegment
 
 Flow& FlowTracker::Impl::create(FlowKey key, const TcpSegment& segment) {
   if (limits_.max_flows > 0 && flows_.size() >= limits_.max_flows && !recency_.empty()) {
-    Flow& oldest = *recency_.back();
+    Flow& oldest = *recency_.oldest();
     ++stats_.evicted;
     end_flow(oldest, segment.at, true);
     erase(oldest);
   }
-  auto flow = std::make_unique<Flow>(key, segment, created_++, stream_limits());
-  recency_.push_front(flow.get());
-  flow->recency = recency_.begin();
-  for (auto& sender : flow->senders) sender.stream.set_holding(true);
-  Flow& out = *flow;
-  flows_.emplace(std::move(key), std::move(flow));
-  return out;
+  Flow& flow = flows_.insert(std::make_unique<Flow>(key, segment, created_++, stream_limits()));
+  recency_.push_front(flow);
+  for (auto& sender : flow.senders) sender.stream.set_holding(true);
+  return flow;
 }
 
 void FlowTracker::Impl::erase(Flow& flow) {
-  recency_.erase(flow.recency);
-  flows_.erase(flows_.find(flow.key));  // destroys `flow`
+  recency_.remove(flow);
+  flows_.erase(flow);  // destroys `flow`
 }
 
 void FlowTracker::Impl::process(Flow& flow, const TcpSegment& segment) {
@@ -184,11 +181,10 @@ void FlowTracker::Impl::note_answerable(Sender& me, Sender& peer, const TcpSegme
   const std::uint32_t end = segment.seq + segment.payload_length + (syn ? 1 : 0) + (fin ? 1 : 0);
   if (!me.highest_end || seq_at_or_after(end, *me.highest_end)) me.highest_end = end;
   if (segment.flags & tcp_flag::ack) {
-    std::erase_if(me.unanswered,
-                  [&](std::uint32_t peer_end) { return seq_at_or_after(segment.ack, peer_end); });
+    me.unanswered.erase_if(
+        [&](std::uint32_t peer_end) { return seq_at_or_after(segment.ack, peer_end); });
   }
-  if (peer.unanswered.size() == kMaxUnanswered) peer.unanswered.pop_front();
-  peer.unanswered.push_back(end);
+  peer.unanswered.push_back(end);  // the oldest gives way when full
 }
 
 void FlowTracker::Impl::handle_syn(Flow& flow, std::size_t index, const TcpSegment& segment) {
@@ -291,8 +287,9 @@ void FlowTracker::Impl::try_start(Flow& flow, bool forced) {
 
 void FlowTracker::Impl::start(Flow& flow, std::size_t client, bool guessed) {
   flow.client = client;
-  flow.info.client = flow.senders[client].endpoint;
-  flow.info.server = flow.senders[1 - client].endpoint;
+  // The addresses become text here, once per connection.
+  flow.info.client = flow.senders[client].endpoint.endpoint();
+  flow.info.server = flow.senders[1 - client].endpoint.endpoint();
   flow.info.client_guessed = guessed;
   flow.started = true;
   flow.id = next_id_++;
@@ -407,7 +404,7 @@ void FlowTracker::Impl::end_flow(Flow& flow, Timestamp at, bool evicted) {
 void FlowTracker::Impl::finish(Timestamp at) {
   std::vector<Flow*> order;
   order.reserve(flows_.size());
-  for (auto& [key, flow] : flows_) order.push_back(flow.get());
+  flows_.for_each([&order](Flow& flow) { order.push_back(&flow); });
   // Started flows in the order they started, then the others in the order they were seen.
   std::sort(order.begin(), order.end(), [](const Flow* a, const Flow* b) {
     if (a->started != b->started) return a->started;

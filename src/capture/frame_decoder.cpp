@@ -6,10 +6,7 @@
 // frames to 60 bytes, so the TCP payload ends where the IP total length says. When the
 // capture cut the frame (snaplen), the segment carries the captured part of the payload and
 // its true length in `payload_length`: the tracker then shows the cut bytes as a gap.
-#include <arpa/inet.h>
-
-#include <array>
-#include <string>
+#include <string_view>
 
 #include "tlsglass/capture/tcp_flows.hpp"
 
@@ -56,30 +53,10 @@ DecodedFrame skipped(FrameSkip why) {
   return out;
 }
 
-std::string address_text(int family, Bytes bytes) {
-  // Every packet's two addresses become text: glibc's inet_ntop formats IPv4 with sprintf,
-  // a tenth of a replay's time. The dotted quad by hand; IPv6 (RFC 5952 compression) by libc.
-  if (family == AF_INET && bytes.size() >= 4) {
-    std::string text;
-    text.reserve(15);
-    for (int i = 0; i < 4; ++i) {
-      const unsigned octet = bytes[static_cast<std::size_t>(i)];
-      if (i) text += '.';
-      if (octet >= 100) text += static_cast<char>('0' + octet / 100);
-      if (octet >= 10) text += static_cast<char>('0' + octet / 10 % 10);
-      text += static_cast<char>('0' + octet % 10);
-    }
-    return text;
-  }
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  if (!inet_ntop(family, bytes.data(), text.data(), text.size())) return {};
-  return text.data();
-}
-
 // What the IP layer hands to TCP: the addresses and the TCP bytes, both as captured and as
 // long as the IP header says they are.
 struct IpPacket {
-  std::string source, destination;
+  IpAddress source, destination;
   std::uint8_t ttl = 0;
   std::optional<std::uint16_t> ip_id;
   Bytes transport;                 // captured bytes of the IP payload
@@ -162,8 +139,8 @@ DecodedFrame decode_ipv4(Bytes packet, int nesting, Timestamp at) {
     return skipped(FrameSkip::ip_fragment);
   }
   IpPacket ip;
-  ip.source = address_text(AF_INET, *source);
-  ip.destination = address_text(AF_INET, *destination);
+  ip.source = IpAddress::from_bytes(*source);
+  ip.destination = IpAddress::from_bytes(*destination);
   ip.ttl = *ttl;
   ip.ip_id = *id;
   std::uint32_t declared =
@@ -226,8 +203,8 @@ DecodedFrame decode_ipv6(Bytes packet, int nesting, Timestamp at) {
         return skipped(FrameSkip::not_tcp);
       default: {
         IpPacket ip;
-        ip.source = address_text(AF_INET6, *source);
-        ip.destination = address_text(AF_INET6, *destination);
+        ip.source = IpAddress::from_bytes(*source);
+        ip.destination = IpAddress::from_bytes(*destination);
         ip.ttl = *hop_limit;
         ip.transport = rest;
         ip.transport_length = declared;

@@ -7,11 +7,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 namespace tlsglass::capture {
 
+// The file is read through stdio with a larger buffer than its default (the file system's
+// block, 4 KiB): a read system call per 4 KiB was a tenth of a replay.
+constexpr std::size_t kReadBuffer = 1 << 20;
+
 struct PcapReader::Handle {
-  pcap_t* pcap = nullptr;
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+  pcap_t* pcap = nullptr;  // owns the FILE: pcap_close closes it, before `buffer` goes
   ~Handle() {
     if (pcap) pcap_close(pcap);
   }
@@ -43,16 +49,23 @@ std::unique_ptr<PcapReader> PcapReader::open(const std::string& path, std::strin
     error = "is a directory";
     return nullptr;
   }
+  // What pcap_open_offline does, with our buffer on the FILE.
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) {
+    error = std::strerror(errno);
+    return nullptr;
+  }
+  auto handle = std::make_unique<Handle>();
+  std::setvbuf(file, handle->buffer.get(), _IOFBF, kReadBuffer);
   char message[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* pcap =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, message);
-  if (!pcap) {
+  handle->pcap = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, message);
+  if (!handle->pcap) {
+    std::fclose(file);  // not pcap's on failure
     error = open_error_words(path, message);
     return nullptr;
   }
   std::unique_ptr<PcapReader> reader(new PcapReader());
-  reader->handle_ = std::make_unique<Handle>();
-  reader->handle_->pcap = pcap;
+  reader->handle_ = std::move(handle);
   reader->size_ = static_cast<std::uint64_t>(info.st_size);
   return reader;
 }

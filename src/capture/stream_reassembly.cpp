@@ -1,6 +1,7 @@
 #include "stream_reassembly.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -164,16 +165,16 @@ void StreamReassembly::insert_range(std::int64_t start, tls::Bytes bytes, std::u
 
 void StreamReassembly::check_delivered(std::int64_t start, tls::Bytes bytes,
                                        Conflict& conflict) const {
-  if (recent_.empty()) return;
+  if (!recent_) return;
+  const std::size_t ring = limits_.overlap_check_bytes;
   const auto begin = std::max(start, static_cast<std::int64_t>(recent_begin_));
   const auto end = std::min(start + static_cast<std::int64_t>(bytes.size()),
                             static_cast<std::int64_t>(next_offset_));
   for (std::int64_t at = begin; at < end;) {
     // Contiguous runs of the ring: up to its wrap point.
-    const auto ring_at = static_cast<std::size_t>(static_cast<std::uint64_t>(at) % recent_.size());
-    const auto n =
-        std::min<std::int64_t>(end - at, static_cast<std::int64_t>(recent_.size() - ring_at));
-    compare(recent_.data() + ring_at, bytes.data() + (at - start), static_cast<std::uint64_t>(n),
+    const auto ring_at = static_cast<std::size_t>(static_cast<std::uint64_t>(at) % ring);
+    const auto n = std::min<std::int64_t>(end - at, static_cast<std::int64_t>(ring - ring_at));
+    compare(recent_.get() + ring_at, bytes.data() + (at - start), static_cast<std::uint64_t>(n),
             static_cast<std::uint64_t>(at), conflict);
     at += n;
   }
@@ -183,20 +184,35 @@ bool StreamReassembly::emit(tls::Bytes bytes, Sink& sink) {
   report_gap(sink);
   const std::size_t window = limits_.overlap_check_bytes;
   if (window > 0) {
-    if (recent_.empty()) recent_.resize(window);
     const tls::Bytes kept = bytes.size() > window ? bytes.last(window) : bytes;
     const std::uint64_t kept_at = next_offset_ + (bytes.size() - kept.size());
     // The ring's two pieces, copied whole (a per-byte modulo was a replay's hottest loop).
     const std::size_t at = static_cast<std::size_t>(kept_at % window);
     const std::size_t first = std::min(kept.size(), window - at);
-    std::memcpy(recent_.data() + at, kept.data(), first);
-    if (first < kept.size()) std::memcpy(recent_.data(), kept.data() + first, kept.size() - first);
+    grow_recent(first < kept.size() ? window : at + first);
+    std::memcpy(recent_.get() + at, kept.data(), first);
+    if (first < kept.size()) std::memcpy(recent_.get(), kept.data() + first, kept.size() - first);
     const std::uint64_t end = next_offset_ + bytes.size();
     recent_begin_ = std::max(recent_begin_, end > window ? end - window : 0);
   }
   next_offset_ += bytes.size();
   next_seq_ += static_cast<std::uint32_t>(bytes.size());
   return sink.bytes(bytes);
+}
+
+// The ring is as long as its bytes reach, up to the window: most streams hand over a few
+// hundred bytes before the consumer stops them, and a ring of the whole window for each was a
+// large allocation per connection and side. Positions stay offset % window, so the bytes it
+// has keep their places when it grows.
+void StreamReassembly::grow_recent(std::size_t reach) {
+  if (reach <= recent_size_) return;
+  constexpr std::size_t kSmallest = 512;
+  const std::size_t size = std::min(limits_.overlap_check_bytes,
+                                    std::bit_ceil(std::max({reach, 2 * recent_size_, kSmallest})));
+  auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+  if (recent_size_ > 0) std::memcpy(grown.get(), recent_.get(), recent_size_);
+  recent_ = std::move(grown);
+  recent_size_ = size;
 }
 
 void StreamReassembly::skip(std::uint64_t missing) {
@@ -335,8 +351,8 @@ void StreamReassembly::stop_payload() {
   held_.clear();
   held_bytes_ = 0;
   pending_gap_ = 0;
-  recent_.clear();
-  recent_.shrink_to_fit();
+  recent_.reset();
+  recent_size_ = 0;
 }
 
 }  // namespace tlsglass::capture

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -100,6 +101,7 @@ class StreamReassembly {
                     Conflict& conflict, Sink& sink);
   void check_delivered(std::int64_t start, tls::Bytes bytes, Conflict& conflict) const;
   bool emit(tls::Bytes bytes, Sink& sink);
+  void grow_recent(std::size_t reach);
   void skip(std::uint64_t missing);
   void report_gap(Sink& sink);
   void drain(Sink& sink);
@@ -118,8 +120,12 @@ class StreamReassembly {
   std::uint64_t pending_gap_ = 0;
   std::uint64_t acknowledged_end_ = 0;  // stream offset the peer acknowledged up to  // skipped,
                                         // reported before the next bytes or at the end
-  // The last delivered bytes (since the last gap): byte at offset o is recent_[o % size].
-  std::vector<std::uint8_t> recent_;
+  // The last delivered bytes (since the last gap): byte at offset o is recent_[o % window], the
+  // window being limits_.overlap_check_bytes; recent_size_ bytes of it are allocated, as far as
+  // emit() has written (grow_recent), and not zeroed: only what emit() wrote, from
+  // recent_begin_ on, is ever read.
+  std::unique_ptr<std::uint8_t[]> recent_;
+  std::size_t recent_size_ = 0;
   std::uint64_t recent_begin_ = 0;
 };
 

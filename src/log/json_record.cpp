@@ -3,6 +3,8 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "tlsglass/log/json_writer.hpp"
@@ -16,24 +18,31 @@ namespace {
 
 using tls::Registry;
 
+// The registry's own name, without a copy; GREASE and unknown code points as name_of says.
+void registry_name(JsonWriter& out, Registry registry, std::uint16_t code) {
+  if (auto name = tls::lookup(registry, code); name && !tls::is_grease(code)) {
+    out.ascii(*name);
+  } else {
+    out.ascii(tls::name_of(registry, code));
+  }
+}
+
+void registry_field(JsonWriter& out, std::string_view key, Registry registry, std::uint16_t code) {
+  out.key(key);
+  registry_name(out, registry, code);
+}
+
 void names(JsonWriter& out, std::string_view key, Registry registry,
            const std::vector<std::uint16_t>& codes) {
   out.key(key).begin_array();
-  for (auto code : codes) {
-    // The registry's own name, without a copy; GREASE and unknown code points as name_of says.
-    if (auto name = tls::lookup(registry, code); name && !tls::is_grease(code)) {
-      out.value(*name);
-    } else {
-      out.value(tls::name_of(registry, code));
-    }
-  }
+  for (auto code : codes) registry_name(out, registry, code);
   out.end_array();
 }
 
 void version_names(JsonWriter& out, std::string_view key,
                    const std::vector<std::uint16_t>& versions) {
   out.key(key).begin_array();
-  for (auto version : versions) out.value(tls::version_name(version));
+  for (auto version : versions) out.ascii(tls::version_name(version));
   out.end_array();
 }
 
@@ -43,7 +52,73 @@ void strings(JsonWriter& out, std::string_view key, const std::vector<std::strin
   out.end_array();
 }
 
-std::string date(std::chrono::sys_seconds at) { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", at); }
+// A time as a record shows it, in a buffer of its own: no allocation for each of a record's
+// times.
+class TimeText {
+ public:
+  std::string_view view() const { return {chars_.data(), size_}; }
+  void push_back(char c) {
+    if (size_ < chars_.size()) chars_[size_++] = c;
+  }
+  char* data() { return chars_.data(); }
+  void resize(std::size_t size) { size_ = std::min(size, chars_.size()); }
+
+ private:
+  std::array<char, 48> chars_{};  // the widest year fmt can write still fits
+  std::size_t size_ = 0;
+};
+
+// "2026-11-25T10:00:00" in UTC, by hand: fmt's chrono formatting parses its format and calls
+// the C library for each of a record's times. (fmt 9 also formats a system_clock time in local
+// time: the 'Z' these carry was wrong outside UTC.) Years of other widths go through fmt.
+TimeText utc_text(std::chrono::sys_seconds at) {
+  TimeText text;
+  const auto day = std::chrono::floor<std::chrono::days>(at);
+  const std::chrono::year_month_day date{day};
+  const int year = static_cast<int>(date.year());
+  const std::chrono::hh_mm_ss time{at - day};
+  if (year < 1000 || year > 9999) {
+    const auto written = fmt::format_to_n(text.data(), 40, "{:%Y-%m-%dT%H:%M:%S}",
+                                          fmt::gmtime(std::chrono::system_clock::to_time_t(at)));
+    text.resize(written.size);
+    return text;
+  }
+  text.resize(19);
+  const auto put = [&text](std::size_t at, unsigned value, std::size_t digits) {
+    for (std::size_t i = digits; i-- > 0; value /= 10)
+      text.data()[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<unsigned>(year), 4);
+  text.data()[4] = text.data()[7] = '-';
+  put(5, static_cast<unsigned>(date.month()), 2);
+  put(8, static_cast<unsigned>(date.day()), 2);
+  text.data()[10] = 'T';
+  put(11, static_cast<unsigned>(time.hours().count()), 2);
+  text.data()[13] = text.data()[16] = ':';
+  put(14, static_cast<unsigned>(time.minutes().count()), 2);
+  put(17, static_cast<unsigned>(time.seconds().count()), 2);
+  return text;
+}
+
+TimeText date(std::chrono::sys_seconds at) {
+  TimeText text = utc_text(at);
+  text.push_back('Z');
+  return text;
+}
+
+// "2026-11-25T10:00:00.123456Z"
+TimeText microsecond_time(trace::Timestamp at) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
+  auto micros = static_cast<unsigned>((at - seconds).count());
+  TimeText text = utc_text(seconds);
+  text.push_back('.');
+  const std::size_t first = text.view().size();
+  for (int i = 0; i < 6; ++i) text.push_back('0');
+  for (std::size_t i = first + 6; micros > 0 && i-- > first; micros /= 10)
+    text.data()[i] = static_cast<char>('0' + micros % 10);
+  text.push_back('Z');
+  return text;
+}
 
 double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
@@ -51,8 +126,8 @@ void certificate_json(JsonWriter& out, const trace::CertificateSummary& cert) {
   out.begin_object();
   out.peer_field("subject", cert.subject);
   out.peer_field("issuer", cert.issuer);
-  if (cert.not_before) out.field("not_before", date(*cert.not_before));
-  if (cert.not_after) out.field("not_after", date(*cert.not_after));
+  if (cert.not_before) out.field("not_before", date(*cert.not_before).view());
+  if (cert.not_after) out.field("not_after", date(*cert.not_after).view());
   if (!cert.sha256.empty()) out.field("sha256", cert.sha256);
   out.field("self_signed", cert.self_signed);
   out.end_object();
@@ -95,8 +170,8 @@ void server_json(JsonWriter& out, const trace::HandshakeRecord& record) {
     const trace::CertificateSummary& leaf = server.chain.front();
     out.peer_field("subject", leaf.subject);
     out.peer_field("issuer", leaf.issuer);
-    if (leaf.not_before) out.field("not_before", date(*leaf.not_before));
-    if (leaf.not_after) out.field("not_after", date(*leaf.not_after));
+    if (leaf.not_before) out.field("not_before", date(*leaf.not_before).view());
+    if (leaf.not_after) out.field("not_after", date(*leaf.not_after).view());
     if (!leaf.sha256.empty()) out.key("hash").begin_object().field("sha256", leaf.sha256).end_object();
     out.key("x509").begin_object();
     strings(out, "alternative_names", leaf.alternative_names);
@@ -118,7 +193,7 @@ void tls_json(JsonWriter& out, const trace::HandshakeRecord& record) {
     out.field("version", tls::version_name(*record.version));
     out.field("version_protocol", std::string(tls::version_protocol(*record.version)));
   }
-  if (record.cipher) out.field("cipher", tls::cipher_suite_name(*record.cipher));
+  if (record.cipher) registry_field(out, "cipher", Registry::cipher_suite, *record.cipher);
   if (record.curve) out.field("curve", tls::group_name(*record.curve));
   out.field("established", record.established);
   if (record.server_hello_seen) out.field("resumed", record.resumed);
@@ -149,7 +224,7 @@ void alerts_json(JsonWriter& out, const std::vector<trace::AlertSeen>& alerts) {
 
 void probe_json(JsonWriter& out, const trace::ProbeSummary& probe) {
   out.key("probe").begin_object();
-  out.field("@timestamp", iso8601(probe.at));
+  out.field("@timestamp", microsecond_time(probe.at).view());
   if (probe.error) out.peer_field("error", *probe.error);
   if (probe.version) out.field("version", tls::version_name(*probe.version));
   if (probe.covers_sni) out.field("covers_sni", *probe.covers_sni);
@@ -260,20 +335,9 @@ void endpoint_fields(JsonWriter& out, const trace::Endpoint& endpoint) {
   out.field("ip", endpoint.ip).field("port", endpoint.port);
 }
 
-}  // namespace
-
-std::string iso8601(trace::Timestamp at) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
-  const auto micros = (at - seconds).count();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", seconds, micros);
-}
-
-std::string to_json_line(const trace::HandshakeRecord& record) {
-  std::string line;
-  line.reserve(4096);
-  JsonWriter out(line);
+void record_json(JsonWriter& out, const trace::HandshakeRecord& record) {
   out.begin_object();
-  out.field("@timestamp", iso8601(record.timestamp));
+  out.field("@timestamp", microsecond_time(record.timestamp).view());
   out.key("event").begin_object();
   out.field("kind", "event");
   out.key("category").begin_array().value("network").end_array();
@@ -298,7 +362,22 @@ std::string to_json_line(const trace::HandshakeRecord& record) {
   tls_json(out, record);
   tlsglass_json(out, record);
   out.end_object();
+}
+
+}  // namespace
+
+std::string iso8601(trace::Timestamp at) { return std::string(microsecond_time(at).view()); }
+
+std::string to_json_line(const trace::HandshakeRecord& record) {
+  std::string line;
+  line.reserve(4096);
+  append_json_line(line, record);
   return line;
+}
+
+void append_json_line(std::string& out, const trace::HandshakeRecord& record) {
+  JsonWriter writer(out);
+  record_json(writer, record);
 }
 
 }  // namespace tlsglass::log

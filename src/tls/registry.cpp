@@ -1,5 +1,5 @@
 // Names for TLS code points: one sorted constexpr table per IANA registry (the data lives in
-// registry_tables.inc), looked up by binary search, plus the protocol-version names, which
+// registry_tables.inc), looked up through a table of positions by code point, plus the protocol-version names, which
 // follow rules rather than a table because drafts and experiments encode a number in the
 // low octet.
 #include "tlsglass/tls/registry.hpp"
@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -72,6 +73,34 @@ const RegistryDescription* describe(Registry registry) {
   return &kRegistries[index];
 }
 
+// Where each code point's entry is in its registry's table (position + 1; 0: not named), for
+// all registries: a binary search per name was a tenth of writing a record, and a record names
+// some sixty code points. Static storage, zero until filled: only the pages holding codes the
+// tables name, or that lookups ask for, are ever backed by memory.
+using CodePositions = std::array<std::uint16_t, 1 << 16>;
+
+const CodePositions& code_positions(std::size_t registry) {
+  static CodePositions positions[std::size(kRegistries)];
+  static const bool filled = [] {
+    for (std::size_t r = 0; r < std::size(kRegistries); ++r) {
+      const auto entries = kRegistries[r].entries;
+      for (std::size_t i = 0; i < entries.size(); ++i)
+        positions[r][entries[i].code] = static_cast<std::uint16_t>(i + 1);
+    }
+    return true;
+  }();
+  (void)filled;
+  return positions[registry];
+}
+
+constexpr bool tables_fit_positions() {
+  for (const auto& description : kRegistries) {
+    if (description.entries.size() >= std::numeric_limits<std::uint16_t>::max()) return false;
+  }
+  return true;
+}
+static_assert(tables_fit_positions());
+
 std::optional<std::string_view> find(std::span<const RegistryEntry> entries, std::uint16_t code) {
   const auto it = std::lower_bound(
       entries.begin(), entries.end(), code,
@@ -118,7 +147,9 @@ std::span<const RegistryEntry> registry_table(Registry registry) {
 std::optional<std::string_view> lookup(Registry registry, std::uint16_t code) {
   const auto* description = describe(registry);
   if (description == nullptr) return std::nullopt;
-  return find(description->entries, code);
+  const std::uint16_t position = code_positions(static_cast<std::size_t>(registry))[code];
+  if (position == 0) return std::nullopt;
+  return description->entries[position - 1u].name;
 }
 
 std::string name_of(Registry registry, std::uint16_t code) {

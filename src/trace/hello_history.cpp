@@ -6,10 +6,17 @@ namespace tlsglass::trace {
 
 namespace {
 
+// "10.0.0.1:443", "[2001:db8::1]:443" (looked up twice per connection: no fmt).
 std::string key_of(const Endpoint& destination) {
-  return destination.ip.find(':') != std::string::npos
-             ? fmt::format("[{}]:{}", destination.ip, destination.port)
-             : fmt::format("{}:{}", destination.ip, destination.port);
+  const bool v6 = destination.ip.find(':') != std::string::npos;
+  const fmt::format_int port(destination.port);
+  std::string key;
+  key.reserve(destination.ip.size() + 8);
+  if (v6) key += '[';
+  key += destination.ip;
+  key += v6 ? "]:" : ":";
+  key.append(port.data(), port.size());
+  return key;
 }
 
 }  // namespace

@@ -51,18 +51,19 @@ constexpr MessageName kMessageNames[] = {
     {24, "KeyUpdate"},          {25, "CompressedCertificate"},
 };
 
-std::string handshake_message_name(std::uint8_t type) {
+// The RFC name of a handshake message type; nullptr for a type without one.
+const char* handshake_message_name(std::uint8_t type) {
   for (const auto& entry : kMessageNames) {
     if (entry.type == type) return entry.name;
   }
-  return fmt::format("Handshake({})", type);
+  return nullptr;
 }
 
-std::string sslv2_message_name(std::uint8_t type) {
+const char* sslv2_message_name(std::uint8_t type) {
   // SSL 2.0 message types: 1 CLIENT-HELLO, 4 SERVER-HELLO.
   if (type == 1) return "ClientHello(SSLv2)";
   if (type == 4) return "ServerHello(SSLv2)";
-  return fmt::format("SSLv2({})", type);
+  return nullptr;
 }
 
 }  // namespace
@@ -115,7 +116,16 @@ class Session::Impl {
     return side == Side::client ? record_.bytes_client : record_.bytes_server;
   }
   std::optional<Side> expected_sender() const;
-  HandshakeRecord record() const;
+  HandshakeRecord record() const {
+    HandshakeRecord out = record_;
+    complete(out);
+    return out;
+  }
+  HandshakeRecord take_record() {
+    HandshakeRecord out = std::move(record_);
+    complete(out);
+    return out;
+  }
   void on_certificate_probe(CertificateProbe probe) { probe_ = std::move(probe); }
   void set_capture(std::string path) { record_.capture = std::move(path); }
   void on_gap(Side from, std::uint64_t missing, Timestamp at);
@@ -173,7 +183,10 @@ class Session::Impl {
     return std::chrono::duration<double, std::milli>(at - record_.timestamp).count();
   }
   void touch(Timestamp at);
-  void note(std::string what);
+  void note(std::string_view what);
+  // `head`, the number in decimal, `tail`: "encrypted(" 1234 " bytes)".
+  void note(std::string_view head, std::uint64_t number, std::string_view tail);
+  bool start_note();
   void flush_read(Side from, Timestamp at);
   void add_timeline(Side from, Timestamp at, std::string what, bool always = false);
 
@@ -183,6 +196,8 @@ class Session::Impl {
   bool refused_connect(tls::Bytes head);
   bool refused_socks(tls::Bytes server_bytes);
   void start_tls(Side from, std::size_t prelude_length);
+  // TLS starts at `start` (after `prelude_length` bytes of prelude): parsed from there.
+  void begin_tls(Side from, std::size_t prelude_length, tls::Bytes start);
   void mark_not_tls(Side from);
   void extend_quote(Side from, tls::Bytes bytes);
 
@@ -196,6 +211,9 @@ class Session::Impl {
   void check_established();
   void timeline_names_replace_last(const char* name);
   void problem(Side from, std::string what, std::size_t offset = 0);
+  // `out` (a copy of record_, or record_ itself moved out) with what is judged at the end:
+  // the duration, the probe's contribution, the verdict.
+  void complete(HandshakeRecord& out) const;
 
   SessionConfig config_;
   HandshakeRecord record_;
@@ -208,8 +226,12 @@ class Session::Impl {
   bool server_hello_done_ = false;
   PreludeKind prelude_kind_ = PreludeKind::none;
   Timestamp now_{};
-  std::vector<std::string> read_items_;  // what the current read completed
-  std::size_t read_items_dropped_ = 0;
+  // What the current read completed, as its timeline entry shows it: the items joined with
+  // commas, built in place (a string per item and a join cost more than the parsing).
+  std::string read_what_;
+  std::size_t read_items_ = 0;          // items in read_what_, at most kMaxReadItems
+  std::size_t read_last_item_at_ = 0;   // where the last one starts in read_what_
+  std::size_t read_items_dropped_ = 0;  // beyond kMaxReadItems: shown as ",+N more"
   std::optional<CertificateProbe> probe_;
   std::optional<std::string> route_note_;  // how the proxy chose the server, when it matters
 };
@@ -223,12 +245,28 @@ void Session::Impl::touch(Timestamp at) {
   evidence_.last_event_at = at;
 }
 
-void Session::Impl::note(std::string what) {
-  if (read_items_.size() < kMaxReadItems) {
-    read_items_.push_back(std::move(what));
-  } else {
+// Opens an item of the current read; false (and counted) when the read has all it can list.
+bool Session::Impl::start_note() {
+  if (read_items_ >= kMaxReadItems) {
     ++read_items_dropped_;
+    return false;
   }
+  if (!read_what_.empty()) read_what_ += ',';
+  // A second item seldom fits the string's inline bytes: room for a few at once.
+  if (read_items_ == 1) read_what_.reserve(64);
+  read_last_item_at_ = read_what_.size();
+  ++read_items_;
+  return true;
+}
+
+void Session::Impl::note(std::string_view what) {
+  if (start_note()) read_what_ += what;
+}
+
+void Session::Impl::note(std::string_view head, std::uint64_t number, std::string_view tail) {
+  if (!start_note()) return;
+  const fmt::format_int digits(number);
+  read_what_.append(head).append(digits.data(), digits.size()).append(tail);
 }
 
 void Session::Impl::add_timeline(Side from, Timestamp at, std::string what, bool always) {
@@ -239,15 +277,14 @@ void Session::Impl::add_timeline(Side from, Timestamp at, std::string what, bool
 }
 
 void Session::Impl::flush_read(Side from, Timestamp at) {
-  if (read_items_.empty()) return;
-  std::string what;
-  for (const auto& item : read_items_) {
-    if (!what.empty()) what += ',';
-    what += item;
+  if (read_items_ == 0) return;
+  if (read_items_dropped_) {
+    const fmt::format_int dropped(read_items_dropped_);
+    read_what_.append(",+").append(dropped.data(), dropped.size()).append(" more");
   }
-  if (read_items_dropped_) what += fmt::format(",+{} more", read_items_dropped_);
-  read_items_.clear();
-  read_items_dropped_ = 0;
+  std::string what = std::move(read_what_);
+  read_what_.clear();
+  read_items_ = read_last_item_at_ = read_items_dropped_ = 0;
   add_timeline(from, at, std::move(what));
 }
 
@@ -282,6 +319,13 @@ void Session::Impl::route_bytes(Side from, tls::Bytes bytes, Timestamp at) {
     case Phase::unknown:
     case Phase::prelude:
       break;
+  }
+  // The usual start: a first read that opens TLS at its first byte is parsed where it lies,
+  // not kept aside first (what follows does the same with a copy).
+  if (side.phase == Phase::unknown && side.pending.empty() &&
+      bytes.size() <= config_.limits.max_prelude && classify_start(bytes) == StartVerdict::tls) {
+    begin_tls(from, 0, bytes);
+    return;
   }
   // Keep the first bytes (bounded) until we know whether, and where, TLS starts.
   const std::size_t room = config_.limits.max_prelude - side.pending.size();
@@ -395,13 +439,16 @@ bool Session::Impl::refused_socks(tls::Bytes server_bytes) {
 
 void Session::Impl::start_tls(Side from, std::size_t prelude_length) {
   SideState& side = state(from);
-  side.phase = Phase::tls;
-  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
-      static_cast<std::uint32_t>(prelude_length);
   std::vector<std::uint8_t> bytes = std::move(side.pending);
   side.pending.clear();
   side.pending.shrink_to_fit();
-  const tls::Bytes start = tls::Bytes(bytes).subspan(prelude_length);
+  begin_tls(from, prelude_length, tls::Bytes(bytes).subspan(prelude_length));
+}
+
+void Session::Impl::begin_tls(Side from, std::size_t prelude_length, tls::Bytes start) {
+  state(from).phase = Phase::tls;
+  (from == Side::client ? record_.prelude_bytes_client : record_.prelude_bytes_server) +=
+      static_cast<std::uint32_t>(prelude_length);
   // RFC 8446 §5.1, §4: record header (type 22), then the handshake header (type 1, 24-bit
   // length) - how long the ClientHello will be, known from its first segment.
   if (from == Side::client && start.size() >= 9 && start[0] == 22 && start[5] == 1) {
@@ -456,7 +503,7 @@ void Session::Impl::problem(Side from, std::string what, std::size_t offset) {
 
 void Session::Impl::handle_record_error(Side from, tls::RecordError error, std::size_t offset) {
   problem(from, std::string(tls::record_error_name(error)), offset);
-  note(fmt::format("error({})", tls::record_error_name(error)));
+  if (start_note()) read_what_.append("error(").append(tls::record_error_name(error)) += ')';
   if (state(from).reader.failed()) {
     evidence_.record_layer_failed = from;
     // A stream that is not TLS from its first record is a peer that does not speak TLS.
@@ -467,7 +514,12 @@ void Session::Impl::handle_record_error(Side from, tls::RecordError error, std::
 }
 
 void Session::Impl::handle_handshake(Side from, const tls::HandshakeMessage& message) {
-  note(message.sslv2 ? sslv2_message_name(message.type) : handshake_message_name(message.type));
+  if (const char* name = message.sslv2 ? sslv2_message_name(message.type)
+                                       : handshake_message_name(message.type)) {
+    note(name);
+  } else {
+    note(message.sslv2 ? "SSLv2(" : "Handshake(", message.type, ")");
+  }
   if (from == Side::client) {
     if (message.type == static_cast<std::uint8_t>(HandshakeType::client_hello)) {
       handle_client_hello(message);
@@ -545,31 +597,30 @@ void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
                             : ""));
   }
   ClientSide& client = record_.client;
+  // The fingerprints first: what they read of `hello` is then moved into the record.
+  tls::Ja3 ja3 = tls::ja3(hello);
+  client.ja3 = std::move(ja3.hash);
+  client.ja3_string = std::move(ja3.full);
+  if (!hello.sslv2) {
+    tls::Ja4 ja4 = tls::ja4(hello, 't', tls::Ja4Forms::sorted);
+    client.ja4 = std::move(ja4.ja4);
+    client.ja4_r = std::move(ja4.ja4_r);
+  }
   client.sslv2 = hello.sslv2;
   client.legacy_version = hello.legacy_version;
-  client.server_name = hello.server_name;
-  if (hello.server_name && !record_.destination_domain) record_.destination_domain = hello.server_name;
   if (hello.server_name) record_.destination_domain = hello.server_name;
-  client.cipher_suites = hello.cipher_suites;
-  client.supported_versions = hello.supported_versions;
-  client.supported_groups = hello.supported_groups;
+  client.server_name = std::move(hello.server_name);
+  client.cipher_suites = std::move(hello.cipher_suites);
+  client.supported_groups = std::move(hello.supported_groups);
+  client.key_share_groups.reserve(hello.key_shares.size());
   for (const auto& share : hello.key_shares) client.key_share_groups.push_back(share.group);
-  client.signature_algorithms = hello.signature_algorithms;
-  client.alpn = hello.alpn;
-  client.extensions = hello.extensions;
+  client.signature_algorithms = std::move(hello.signature_algorithms);
+  client.alpn = std::move(hello.alpn);
+  client.extensions = std::move(hello.extensions);
   client.hello_bytes = message.length + (message.sslv2 ? 1 : 4);
   client.hello_records = message.records;
   client.ech = hello.ech;
-  client_session_id_ = hello.session_id;
-
-  const tls::Ja3 ja3 = tls::ja3(hello);
-  client.ja3 = ja3.hash;
-  client.ja3_string = ja3.full;
-  if (!hello.sslv2) {
-    const tls::Ja4 ja4 = tls::ja4(hello, 't', tls::Ja4Forms::sorted);
-    client.ja4 = ja4.ja4;
-    client.ja4_r = ja4.ja4_r;
-  }
+  client_session_id_ = std::move(hello.session_id);
 
   // The range the client can accept: supported_versions (RFC 8446 §4.2.1) when present,
   // else everything up to legacy_version.
@@ -585,6 +636,7 @@ void Session::Impl::handle_client_hello(const tls::HandshakeMessage& message) {
   } else {
     evidence_.client_max_version = hello.sslv2 ? hello.legacy_version : hello.legacy_version;
   }
+  client.supported_versions = std::move(hello.supported_versions);
 }
 
 void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
@@ -607,12 +659,12 @@ void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
   const std::uint16_t version = hello.negotiated_version();
   record_.version = version;
   record_.server.legacy_version = hello.legacy_version;
-  record_.server.extensions = hello.extensions;
+  tls::Ja3 ja3s = tls::ja3s(hello);
+  record_.server.ja3s = std::move(ja3s.hash);
+  record_.server.ja3s_string = std::move(ja3s.full);
+  record_.server.extensions = std::move(hello.extensions);
   if (!hello.sslv2) record_.cipher = hello.cipher_suite;
-  if (hello.alpn) record_.next_protocol = hello.alpn;
-  const tls::Ja3 ja3s = tls::ja3s(hello);
-  record_.server.ja3s = ja3s.hash;
-  record_.server.ja3s_string = ja3s.full;
+  if (hello.alpn) record_.next_protocol = std::move(hello.alpn);
   evidence_.tls13 = is_tls13(version);
   if (evidence_.tls13) {
     if (hello.key_share_group) record_.curve = hello.key_share_group;
@@ -631,7 +683,9 @@ void Session::Impl::handle_server_hello(const tls::HandshakeMessage& message) {
 }
 
 void Session::Impl::timeline_names_replace_last(const char* name) {
-  if (!read_items_.empty()) read_items_.back() = name;
+  if (read_items_ == 0) return;
+  read_what_.resize(read_last_item_at_);
+  read_what_ += name;
 }
 
 void Session::Impl::handle_alert(Side from, const tls::AlertMessage& alert) {
@@ -687,11 +741,11 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
       }
     }
     if (type == tls::ContentType::alert) {
-      note(fmt::format("Alert(encrypted,{} bytes)", header.length));
+      note("Alert(encrypted,", header.length, " bytes)");
       push_encrypted_alert();
       return;
     }
-    note(fmt::format("encrypted({} bytes)", header.length));
+    note("encrypted(", header.length, " bytes)");
     if (type == tls::ContentType::application_data) {
       if (record_.server.legacy_version == 2 || (record_.client.sslv2 && record_.version == 2)) {
         // SSLv2: everything after SERVER-HELLO is encrypted; both sides speaking is the end
@@ -712,10 +766,10 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
   if (from == Side::server) {
     if (!evidence_.client_finished) {
       ++evidence_.server_encrypted_flight;
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       if (record_.stage < Stage::server_certificate) record_.stage = Stage::server_certificate;
     } else {
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       if (!evidence_.server_finished) evidence_.server_finished = true;
       if (header.length >= kShortEncryptedRecord) evidence_.server_sent_data = true;
     }
@@ -723,23 +777,23 @@ void Session::Impl::handle_encrypted(Side from, const tls::RecordHeader& header)
   }
   // Client: records before the server's flight are 0-RTT early data (RFC 8446 §4.2.10).
   if (evidence_.server_encrypted_flight == 0) {
-    note(fmt::format("early_data({} bytes)", header.length));
+    note("early_data(", header.length, " bytes)");
     return;
   }
   if (!evidence_.client_finished) {
     if (evidence_.client_post_flight_lengths.size() < kMaxRecordedLengths)
       evidence_.client_post_flight_lengths.push_back(header.length);
     if (header.length < kShortEncryptedRecord) {
-      note(fmt::format("encrypted({} bytes)", header.length));
+      note("encrypted(", header.length, " bytes)");
       return;  // an alert, or an empty client Certificate: the close will tell
     }
     evidence_.client_finished = true;
-    note(fmt::format("Finished(encrypted,{} bytes)", header.length));
+    note("Finished(encrypted,", header.length, " bytes)");
     if (record_.stage < Stage::client_finished) record_.stage = Stage::client_finished;
     check_established();
     return;
   }
-  note(fmt::format("encrypted({} bytes)", header.length));
+  note("encrypted(", header.length, " bytes)");
   if (header.length >= kShortEncryptedRecord) {
     evidence_.client_sent_data = true;
     record_.stage = Stage::application_data;
@@ -856,11 +910,10 @@ std::optional<Side> Session::Impl::expected_sender() const {
   return std::nullopt;
 }
 
-HandshakeRecord Session::Impl::record() const {
-  HandshakeRecord out = record_;
+void Session::Impl::complete(HandshakeRecord& out) const {
   if (evidence_.last_event_at && started_) {
     out.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          *evidence_.last_event_at - record_.timestamp)
+                          *evidence_.last_event_at - out.timestamp)
                           .count();
   }
   if (!out.server.chain.empty()) out.certificate_source = CertificateSource::wire;
@@ -899,7 +952,6 @@ HandshakeRecord Session::Impl::record() const {
     shape.at = *evidence_.client_hello_at;
     history->remember_ok(*out.destination, std::move(shape));
   }
-  return out;
 }
 
 Session::Session(SessionConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -941,5 +993,6 @@ void Session::on_no_route(std::string reason, Timestamp at) {
 }
 std::uint64_t Session::bytes_from(Side side) const { return impl_->bytes_from(side); }
 HandshakeRecord Session::record() const { return impl_->record(); }
+HandshakeRecord Session::take_record() { return impl_->take_record(); }
 
 }  // namespace tlsglass::trace

@@ -84,7 +84,8 @@ std::string names_of(const CertificateSummary& leaf) {
 }
 
 std::string day(std::chrono::sys_seconds at) {
-  return fmt::format("{:%Y-%m-%d}", std::chrono::floor<std::chrono::days>(at));
+  // In UTC: fmt 9 formats a system_clock time in local time.
+  return fmt::format("{:%Y-%m-%d}", fmt::gmtime(std::chrono::system_clock::to_time_t(at)));
 }
 
 // What --probe-certs adds when the leaf's dates and names are fine: whether the chain verifies

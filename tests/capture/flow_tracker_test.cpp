@@ -48,8 +48,8 @@ class Wire {
             Look look = {}) {
     capture::TcpSegment s;
     s.at = now();
-    s.source = from;
-    s.destination = to;
+    s.source = *capture::SocketAddress::parse(from);
+    s.destination = *capture::SocketAddress::parse(to);
     s.seq = seq;
     s.ack = ack;
     s.flags = flags;
@@ -130,6 +130,30 @@ TEST_CASE("an overlap keeps the first copy and counts differing bytes as a confl
   w.finish();
   CHECK(w.log.lines == Lines{kStart, "#1 client conflict at 6 for 5", "#1 client 'hello '",
                              "#1 client 'WORLD'", "#1 client conflict at 0 for 1", "#1 end"});
+  CHECK(w.tracker.stats().conflicting_overlaps == 2);
+}
+
+TEST_CASE("retransmissions are checked against delivered bytes as the kept window grows and wraps") {
+  capture::FlowLimits limits;
+  limits.overlap_check_bytes = 4096;
+  Wire w(limits);
+  w.handshake();
+  // 300 bytes, then 1000, then 4000: the kept bytes grow from a few hundred to the window,
+  // and the last segment wraps around its end.
+  const std::string a(300, 'a'), b(1000, 'b'), c(4000, 'c');
+  w.send(C, S, 1001, 5001, ACK, a);
+  w.send(C, S, 1301, 5001, ACK, b);
+  w.send(C, S, 2301, 5001, ACK, c);
+  // The last 4096 bytes (offsets 1204 on) are kept: an altered copy of kept bytes is a
+  // conflict, an equal copy is not; bytes before them are no longer compared.
+  w.send(C, S, 1001 + 1200, 5001, ACK, std::string(100, 'b'));
+  w.send(C, S, 1001 + 1200, 5001, ACK, std::string(99, 'b') + "X");
+  w.send(C, S, 1001 + 5000, 5001, ACK, "cccZ");
+  w.send(C, S, 1001 + 100, 5001, ACK, "ZZZZ");  // too old to compare: dropped unchecked
+  w.finish();
+  CHECK(w.log.lines == Lines{kStart, "#1 client '" + a + "'", "#1 client '" + b + "'",
+                             "#1 client '" + c + "'", "#1 client conflict at 1299 for 1",
+                             "#1 client conflict at 5003 for 1", "#1 end"});
   CHECK(w.tracker.stats().conflicting_overlaps == 2);
 }
 

@@ -59,9 +59,9 @@ TEST_CASE("an Ethernet frame written out byte by byte decodes to its TCP segment
       0x00, 0x00};  // Ethernet padding up to 60 bytes
   const auto d = decode(kEthernet, frame);
   REQUIRE(d.segment);
-  CHECK(d.segment->source.ip == "10.0.0.1");
+  CHECK(d.segment->source.ip.text() == "10.0.0.1");
   CHECK(d.segment->source.port == 54321);
-  CHECK(d.segment->destination.ip == "10.0.0.2");
+  CHECK(d.segment->destination.ip.text() == "10.0.0.2");
   CHECK(d.segment->destination.port == 443);
   CHECK(d.segment->seq == 0x12345678);
   CHECK(d.segment->ack == 0);
@@ -89,8 +89,8 @@ TEST_CASE("IPv4 options are skipped by the header length") {
   const auto d = decode(kEthernet, wire::ethernet(0x0800, ipv4_hello(fields)));
   REQUIRE(d.segment);
   CHECK(payload_of(d) == "hello");
-  CHECK(d.segment->source.ip == "192.0.2.1");
-  CHECK(d.segment->destination.ip == "198.51.100.2");
+  CHECK(d.segment->source.ip.text() == "192.0.2.1");
+  CHECK(d.segment->destination.ip.text() == "198.51.100.2");
 }
 
 TEST_CASE("TCP options are skipped by the data offset") {
@@ -152,7 +152,7 @@ TEST_CASE("PPPoE session frames carry IPv4 and IPv6") {
       kEthernet, pppoe(0x0057, wire::ipv6(6, wire::tcp(1, 2, 3, 4, flag::ack, wire::text("six")))));
   REQUIRE(v6.segment);
   CHECK(payload_of(v6) == "six");
-  CHECK(v6.segment->source.ip == "2001:db8::1");
+  CHECK(v6.segment->source.ip.text() == "2001:db8::1");
   // LCP (0xc021) is PPP's own control traffic.
   CHECK(decode(kEthernet, pppoe(0xc021, {0x09, 0x01, 0x00, 0x08})).skip == FrameSkip::not_tcp);
   // PPPoE discovery (0x8863) carries no IP.
@@ -231,8 +231,8 @@ TEST_CASE("IPv6 extension headers are walked to TCP") {
       kRaw, wire::ipv6(0, cat({hop_by_hop, routing, destination, atomic_fragment, ah, tcp})));
   REQUIRE(d.segment);
   CHECK(payload_of(d) == "payload");
-  CHECK(d.segment->source.ip == "2001:db8::1");
-  CHECK(d.segment->destination.ip == "2001:db8::2");
+  CHECK(d.segment->source.ip.text() == "2001:db8::1");
+  CHECK(d.segment->destination.ip.text() == "2001:db8::2");
   CHECK(d.segment->source.port == 443);
   CHECK_FALSE(d.segment->ip_id);
   CHECK(d.segment->ttl == 64);
@@ -278,7 +278,7 @@ TEST_CASE("IP-in-IP tunnels decode to the inner connection") {
   outer.source = {203, 0, 113, 1};
   const auto d = decode(kRaw, wire::ipv4(outer, ipv4_hello()));
   REQUIRE(d.segment);
-  CHECK(d.segment->source.ip == "192.0.2.1");
+  CHECK(d.segment->source.ip.text() == "192.0.2.1");
   CHECK(payload_of(d) == "hello");
 }
 

@@ -4,6 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
 #include "tlsglass/log/console_line.hpp"
 #include "tlsglass/log/json_record.hpp"
 #include "tlsglass/log/safe_text.hpp"
@@ -48,4 +53,30 @@ TEST_CASE("the console line has colour only when asked") {
   record.explanation = "server certificate expired";
   CHECK(log::console_line(record, {false}).find("\x1b[") == std::string::npos);
   CHECK(log::console_line(record, {true}).find("\x1b[31mcert_expired") != std::string::npos);
+}
+
+TEST_CASE("times are written in UTC whatever the local time zone") {
+  const char* saved = std::getenv("TZ");
+  const std::string previous = saved ? saved : "";
+  setenv("TZ", "Asia/Tokyo", 1);  // UTC+9, no daylight saving time
+  tzset();
+  trace::HandshakeRecord record;
+  // 2015-12-04T21:47:18.000042Z; a certificate valid to 1999-12-31T23:59:59Z.
+  record.timestamp =
+      trace::Timestamp(std::chrono::seconds(1449265638) + std::chrono::microseconds(42));
+  record.server_hello_seen = true;
+  trace::CertificateSummary leaf;
+  leaf.not_after = std::chrono::sys_seconds(std::chrono::seconds(946684799));
+  record.server.chain.push_back(leaf);
+  const json parsed = json::parse(log::to_json_line(record));
+  if (saved) {
+    setenv("TZ", previous.c_str(), 1);
+  } else {
+    unsetenv("TZ");
+  }
+  tzset();
+  CHECK(parsed["@timestamp"] == "2015-12-04T21:47:18.000042Z");
+  CHECK(parsed["tls"]["server"]["not_after"] == "1999-12-31T23:59:59Z");
+  CHECK(log::iso8601(trace::Timestamp(std::chrono::microseconds(999999))) ==
+        "1970-01-01T00:00:00.999999Z");
 }

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsglass/capture/ip_address.hpp"
 #include "tlsglass/tls/byte_reader.hpp"
 #include "tlsglass/trace/handshake_record.hpp"
 
@@ -29,7 +30,7 @@ inline constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ac
 // One frame decoded down to TCP. `payload` views the caller's frame buffer.
 struct TcpSegment {
   trace::Timestamp at{};
-  trace::Endpoint source, destination;  // ip in text form ("10.0.0.1", "2001:db8::1")
+  SocketAddress source, destination;  // addresses as the IP header has them (text: ip.text())
   std::uint32_t seq = 0, ack = 0;
   std::uint8_t flags = 0;
   std::uint8_t ttl = 0;                 // IPv4 TTL or IPv6 hop limit

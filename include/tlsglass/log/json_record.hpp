@@ -11,6 +11,8 @@ namespace tlsglass::log {
 
 // One line, no trailing newline. Every peer-controlled string is valid UTF-8 and escaped.
 std::string to_json_line(const trace::HandshakeRecord& record);
+// The same line appended to `out`: a writer of many records reuses one buffer.
+void append_json_line(std::string& out, const trace::HandshakeRecord& record);
 
 // "2026-11-25T10:00:00.123456Z"
 std::string iso8601(trace::Timestamp at);

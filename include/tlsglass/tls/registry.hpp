@@ -1,5 +1,5 @@
 // Names from the IANA TLS registries. One sorted constexpr table per registry lives in
-// src/tls/registry.cpp; lookups are binary searches.
+// src/tls/registry.cpp; lookups index a table of positions by code point.
 //
 // name_of_*() returns the IANA name, "GREASE" for RFC 8701 values, and "0x1a2b" (lower-case
 // hex, 4 digits; 2 digits for 8-bit registries) for unknown code points.

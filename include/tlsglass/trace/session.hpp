@@ -111,6 +111,9 @@ class Session {
 
   // The record so far, with the verdict for what has been seen.
   HandshakeRecord record() const;
+  // The same record for a caller that is done with the session: its parts are moved out, not
+  // copied. Nothing may be called on the session afterwards but its destructor.
+  HandshakeRecord take_record();
 
  private:
   class Impl;
