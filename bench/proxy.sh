@@ -470,7 +470,7 @@ first_line() { "$@" 2>&1 | grep -m1 -v '^\s*$' || true; }
   "${TOOLS[@]}" machine
   has_peer tlsglass && echo "tlsglass: $(first_line "$BIN" --version) ($BIN)"
   has_peer tlsglass-transparent && echo "tlsglass-transparent: iptables -t nat OUTPUT REDIRECT to it while measured, --upstream-mark $MARK exempted"
-  has_peer tlsglass-socks5 && echo "tlsglass-socks5: clients under $(first_line proxychains4 -h 2>&1 | head -1 | tr -d '\n')"
+  has_peer tlsglass-socks5 && echo "tlsglass-socks5: clients under proxychains4 $(dpkg-query -W -f='${Version}' proxychains4 2>/dev/null || echo '(version unknown)')"
   has_peer haproxy && echo "haproxy: $(first_line haproxy -v)"
   echo "nginx: $(first_line nginx -v)"
   has_peer socat && echo "socat: $(socat -V 2>&1 | grep -m1 'socat version' || true)"
