@@ -81,7 +81,8 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
       ->type_name("N");
   command
       ->add_option("--connect-timeout", options.connect_timeout,
-                   "Seconds to resolve and connect to the server (then 504, SOCKS5 X'06', or an RST)")
+                   "Seconds to resolve and connect to the server (then 504, SOCKS5 X'06', or "
+                   "an RST)")
       ->type_name("S")
       ->capture_default_str();
   command
@@ -97,8 +98,8 @@ CLI::App* add_proxy_command(CLI::App& app, ProxyOptions& options) {
       ->capture_default_str();
   command
       ->add_option("--allow-dest", options.allow_dest,
-                   "Servers clients may reach (every mode but forward): HOST:PORT, HOST:*, *.example.com:443, "
-                   "10.0.0.0/8:*, [::1]:*, * (repeat; default: any)")
+                   "Servers clients may reach (every mode but forward): HOST:PORT, HOST:*, "
+                   "*.example.com:443, 10.0.0.0/8:*, [::1]:*, * (repeat; default: any)")
       ->type_name("RULE");
   command
       ->add_option("--probe-certs", options.probe_certs,
