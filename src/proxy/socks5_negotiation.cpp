@@ -116,31 +116,25 @@ SocksStep Socks5Negotiation::feed(tls::Bytes chunk) {
       need = message_length();
     }
     if (need == 0 || buffer_.size() < need) break;  // the rest comes in a later read
-    const std::vector<std::uint8_t> message = std::move(buffer_);
-    buffer_.clear();
+    // The whole message is in buffer_: answered here, then dropped (a refusal or the request
+    // ends the negotiation; the others clear it below for the next message).
+    const std::vector<std::uint8_t>& message = buffer_;
 
     switch (stage_) {
       case Stage::greeting: {
-        if (message[1] == 0)
-          return refuse(bytes({kVersion, kNoAcceptableMethods}), "the SOCKS5 greeting offers no method");
-        const auto offered = [&](std::uint8_t method) {
-          return std::find(message.begin() + 2, message.end(), method) != message.end();
-        };
-        if (credentials_) {
-          if (!offered(kUsernamePassword))
-            return refuse(replies + bytes({kVersion, kNoAcceptableMethods}),
-                          "the client offers no username/password authentication (RFC 1929), "
-                          "which --socks-auth requires");
-          replies += bytes({kVersion, kUsernamePassword});
-          stage_ = Stage::auth;
-        } else {
-          if (!offered(kNoAuthentication))
-            return refuse(replies + bytes({kVersion, kNoAcceptableMethods}),
-                          "the client offers no SOCKS5 method this proxy accepts (only \"no "
-                          "authentication\"; add --socks-auth for username/password)");
-          replies += bytes({kVersion, kNoAuthentication});
-          stage_ = Stage::request;
+        // The one method this proxy takes: username/password with --socks-auth, else none.
+        const std::uint8_t wanted = credentials_ ? kUsernamePassword : kNoAuthentication;
+        if (std::find(message.begin() + 2, message.end(), wanted) == message.end()) {
+          const char* why =
+              message[1] == 0 ? "the SOCKS5 greeting offers no method"
+              : credentials_  ? "the client offers no username/password authentication (RFC "
+                                "1929), which --socks-auth requires"
+                              : "the client offers no SOCKS5 method this proxy accepts (only "
+                                "\"no authentication\"; add --socks-auth for username/password)";
+          return refuse(replies + bytes({kVersion, kNoAcceptableMethods}), why);
         }
+        replies += bytes({kVersion, wanted});
+        stage_ = credentials_ ? Stage::auth : Stage::request;
         break;
       }
       case Stage::auth: {
@@ -196,6 +190,7 @@ SocksStep Socks5Negotiation::feed(tls::Bytes chunk) {
         return step;
       }
     }
+    buffer_.clear();
   }
   SocksStep step;
   step.reply = std::move(replies);
